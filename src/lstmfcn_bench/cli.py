@@ -1,0 +1,174 @@
+"""The `lstmfcn` command line. Each subcommand is a thin shell over one package function;
+user-facing errors print as one line (no traceback) and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import LstmfcnError
+
+
+def cmd_datasets(args: argparse.Namespace) -> None:
+    from . import registry
+
+    names = registry.preset(args.preset)
+    print(f"{'name':<32} {'2015 name':<30} {'type':<10} {'train':>6} {'test':>6} "
+          f"{'classes':>7} {'length':>8}")
+    for name in names:
+        i = registry.registry()[name]
+        old = registry.name_2015(name) or "-"
+        print(f"{name:<32} {old:<30} {i.type:<10} {i.n_train:>6} {i.n_test:>6} "
+              f"{i.n_classes:>7} {i.length_label:>8}")
+    print(f"{len(names)} datasets (preset {args.preset})")
+
+
+def cmd_fetch(args: argparse.Namespace) -> None:
+    from .dataset import load, prepare
+
+    for name in args.names:
+        folder = prepare(
+            name,
+            args.root,
+            source=args.source,
+            cache_dir=args.cache,
+            normalise=args.normalise,
+            missing=args.missing,
+            sha256=args.sha256,
+            progress=not args.quiet,
+        )
+        ds = load(folder.name, args.root)
+        m = ds.meta
+        print(
+            f"{ds.name}: {m['n_train']} train / {m['n_test']} test, length {ds.length}, "
+            f"{ds.n_classes} classes, {m.get('n_missing_train', 0) + m.get('n_missing_test', 0)} "
+            f"missing values filled -> {folder}"
+        )
+        for problem in m.get("registry_mismatch", []):
+            print(f"  warning: {problem}", file=sys.stderr)
+
+
+def run_name(model: str, cells: int, seed: int) -> str:
+    """The file stem of one run, shared by the CLI and the workflow."""
+    return f"{model}_c{cells}_s{seed}"
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from . import runtime
+    from .dataset import load
+    from .training import TrainConfig, train
+
+    config = TrainConfig(
+        model=args.model,
+        cells=args.cells,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        plateau_patience=args.patience,
+        shuffle=not args.no_shuffle,
+        checkpoint_every=args.checkpoint_every,
+    )
+    config.validate()  # before anything is read or written
+    dataset = load(args.name, args.root)
+    runtime.configure(args.threads, deterministic=args.deterministic)
+    out = args.out / f"{run_name(config.model, config.cells, config.seed)}.keras"
+    print(
+        f"training {config.model} (cells {config.cells}, seed {config.seed}) on {dataset.name}: "
+        f"{len(dataset.y_train)} series of length {dataset.length}, {dataset.n_classes} classes, "
+        f"{config.epochs} epochs -> {out}",
+        flush=True,
+    )
+    result = train(dataset, config, out, log=lambda m: print(m, flush=True),
+                   log_every=args.log_every)
+    print(
+        f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
+        f"{result.epochs_run} epochs in {result.seconds:.1f}s -> {out}"
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .dataset import load
+    from .evaluation import evaluate, write_metrics
+
+    dataset = load(args.dataset, args.root)
+    metrics = evaluate(args.model_path, dataset)
+    write_metrics(metrics, args.out)
+    print(f"{dataset.name}: test accuracy {metrics['test_accuracy']:.4f} "
+          f"({metrics['n_test']} series) -> {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .preprocess import MISSING, NORMALISE
+    from .models import MODEL_NAMES
+    from .registry import PRESETS
+
+    p = argparse.ArgumentParser(prog="lstmfcn", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("datasets", help="list the UCR datasets of a preset")
+    d.add_argument("--preset", default="ucr128", choices=PRESETS)
+    d.set_defaults(func=cmd_datasets)
+
+    f = sub.add_parser("fetch", help="download, verify and prepare datasets")
+    f.add_argument("names", nargs="+", metavar="NAME", help="2018 or 2015 UCR names")
+    f.add_argument("--source", default=None,
+                   help="UCRArchive_2018.zip URL/path, base URL of per-dataset zips, or a "
+                        "local directory (default: embedded demo data, else the "
+                        "timeseriesclassification.com mirror)")
+    f.add_argument("--root", type=Path, default=Path("results/data"),
+                   help="where prepared datasets go (default: results/data)")
+    f.add_argument("--cache", type=Path, default=None,
+                   help="download cache (default: $LSTMFCN_CACHE or ~/.cache/lstmfcn-bench)")
+    f.add_argument("--normalise", default="series", choices=NORMALISE)
+    f.add_argument("--missing", default="interpolate", choices=MISSING)
+    f.add_argument("--sha256", default=None, help="expected sha256 of the downloaded archive")
+    f.add_argument("--quiet", action="store_true", help="no download progress")
+    f.set_defaults(func=cmd_fetch)
+
+    t = sub.add_parser("train", help="train one run with the paper's protocol (resumable)")
+    t.add_argument("name", metavar="NAME", help="a fetched dataset")
+    t.add_argument("--model", default="lstmfcn", choices=MODEL_NAMES)
+    t.add_argument("--cells", type=int, default=8, help="LSTM cells (paper: 8, 64, 128)")
+    t.add_argument("--epochs", type=int, default=2000)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--patience", type=int, default=100, help="ReduceLROnPlateau patience")
+    t.add_argument("--no-shuffle", action="store_true",
+                   help="no dimension shuffle: the LSTM runs over T timesteps")
+    t.add_argument("--checkpoint-every", type=int, default=50,
+                   help="epochs between resume states (also written on SIGTERM)")
+    t.add_argument("--out", type=Path, default=Path("."),
+                   help="folder for MODEL_cC_sS.keras, its _history.csv and _train.json")
+    t.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
+    t.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    t.add_argument("--deterministic", action="store_true",
+                   help="deterministic ops (bit-identical reruns on CPU; may be slower)")
+    t.add_argument("--log-every", type=int, default=1, help="print one line every N epochs")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test split")
+    e.add_argument("model_path", metavar="MODEL.keras", type=Path)
+    e.add_argument("--dataset", required=True)
+    e.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
+    e.add_argument("--out", type=Path, required=True, help="metrics JSON to write")
+    e.set_defaults(func=cmd_evaluate)
+
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LstmfcnError as e:
+        print(f"lstmfcn {args.command}: error: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 2)
+    except KeyboardInterrupt:
+        print(f"lstmfcn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""A prepared dataset on disk: parsed once, read by every later step without reparsing.
+
+Layout per dataset (``<root>/<Name>/``):
+- ``data.npz``  — X_train, y_train, X_test, y_test (float32 / int64), lengths_train, lengths_test
+- ``meta.json`` — where it came from (source, sha256s), shapes, classes, preprocessing, missing
+  values filled. Written last: its presence marks a complete dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import registry
+from .atomic import atomic_write, atomic_write_text, sha256_file
+from .errors import ConfigError, LstmfcnError
+
+DATA_FILE = "data.npz"
+META_FILE = "meta.json"
+
+
+def default_cache_dir() -> Path:
+    """Where raw downloads are kept: $LSTMFCN_CACHE, else ~/.cache/lstmfcn-bench."""
+    env = os.environ.get("LSTMFCN_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "lstmfcn-bench"
+
+
+@dataclass
+class Dataset:
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    lengths_train: np.ndarray
+    lengths_test: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.meta["n_classes"])
+
+    @property
+    def length(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+
+def dataset_dir(name: str, root: Path) -> Path:
+    return Path(root) / registry.canonical_name(name)
+
+
+def prepare(
+    name: str,
+    root: Path = Path("results/data"),
+    *,
+    source: str | os.PathLike | None = None,
+    cache_dir: Path | None = None,
+    normalise: str = "series",
+    missing: str = "interpolate",
+    sha256: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fetch, parse and preprocess one dataset into ``<root>/<Name>/``; returns that folder.
+
+    Everything that can fail (download, verification, parsing, label checks) runs before the
+    first byte is written under ``root``.
+    """
+    # Imported here so `lstmfcn datasets` stays fast and light.
+    from .acquire import fetch_raw
+    from .formats import read_split
+    from .preprocess import MISSING, NORMALISE, prepare_splits
+
+    canon = registry.canonical_name(name)
+    if normalise not in NORMALISE:
+        raise ConfigError(f"normalise must be one of {', '.join(NORMALISE)}, got {normalise!r}")
+    if missing not in MISSING:
+        raise ConfigError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
+    raw = fetch_raw(
+        canon, source, Path(cache_dir or default_cache_dir()), sha256=sha256, progress=progress
+    )
+    prepared = prepare_splits(
+        read_split(raw.train), read_split(raw.test), normalise=normalise, missing=missing
+    )
+
+    arrays = {
+        "X_train": prepared.X_train,
+        "y_train": prepared.y_train,
+        "X_test": prepared.X_test,
+        "y_test": prepared.y_test,
+        "lengths_train": prepared.lengths_train,
+        "lengths_test": prepared.lengths_test,
+    }
+    out = Path(root) / canon
+    data_path = out / DATA_FILE
+    meta_path = out / META_FILE
+    meta_path.unlink(missing_ok=True)  # an old meta must not vouch for new data mid-write
+    atomic_write(data_path, lambda f: np.savez(f, **arrays))
+
+    info = registry.registry()[canon]
+    meta = {
+        "name": canon,
+        "name_2015": registry.name_2015(canon),
+        "type": info.type,
+        "n_train": int(prepared.X_train.shape[0]),
+        "n_test": int(prepared.X_test.shape[0]),
+        "classes": prepared.classes,
+        **prepared.meta,
+        "source": raw.source,
+        "layout": raw.layout,
+        "archive_sha256": raw.sha256,
+        "raw_files": {
+            "train": {"name": raw.train.name, "sha256": sha256_file(raw.train)},
+            "test": {"name": raw.test.name, "sha256": sha256_file(raw.test)},
+        },
+        "data_sha256": sha256_file(data_path),
+        "registry_mismatch": _registry_mismatch(info, prepared),
+    }
+    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    return out
+
+
+def _registry_mismatch(info: registry.DatasetInfo, prepared) -> list[str]:
+    """Differences between the parsed data and the official summary (should be empty)."""
+    found = {
+        "n_train": prepared.X_train.shape[0],
+        "n_test": prepared.X_test.shape[0],
+        "n_classes": len(prepared.classes),
+    }
+    if info.length is not None:
+        found["length"] = prepared.X_train.shape[1]
+    return [
+        f"{key}: summary says {getattr(info, key)}, files have {value}"
+        for key, value in found.items()
+        if getattr(info, key) != value
+    ]
+
+
+def load(name: str, root: Path = Path("results/data")) -> Dataset:
+    """Read a prepared dataset; a clear error says how to prepare it when it is missing."""
+    folder = dataset_dir(name, root)
+    meta_path = folder / META_FILE
+    if not meta_path.exists():
+        raise LstmfcnError(
+            f"dataset {folder.name!r} has not been fetched into {Path(root)} "
+            f"(no {meta_path}); run: lstmfcn fetch {folder.name} --root {root}"
+        )
+    meta = json.loads(meta_path.read_text())
+    with np.load(folder / DATA_FILE) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    return Dataset(name=folder.name, meta=meta, **arrays)

@@ -1,0 +1,108 @@
+"""The compute backend: threads, seeds, determinism, and a description of where a run ran.
+
+Keras reads KERAS_BACKEND at import; TensorFlow is the default backend, JAX and PyTorch work
+through the same code (the models use only keras.layers / keras.ops).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from importlib import metadata
+
+import numpy as np
+
+_configured = False
+
+
+def configure(threads: int | None = None, deterministic: bool = False) -> None:
+    """Thread pools and determinism, set once before the backend runs its first op.
+
+    On a small CPU machine the default inter-op pool oversubscribes the cores; one
+    intra-op pool of `threads` (default: all cores) is what these models want.
+    """
+    global _configured
+    import keras
+
+    backend = keras.backend.backend()
+    n = threads or len(os.sched_getaffinity(0))
+    if backend == "tensorflow" and not _configured:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
+        except RuntimeError:  # already initialised (e.g. in a test process): keep its pools
+            pass
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(n)
+        if deterministic:
+            torch.use_deterministic_algorithms(True)
+    _configured = True
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and the backend's global seed (keras.utils.set_random_seed does all)."""
+    import keras
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def device_description() -> str:
+    """The accelerator the backend computes on, or the CPU model."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_logical_devices("GPU")
+            if gpus:
+                return f"GPU ({len(gpus)}x) {tf.config.experimental.get_device_details(tf.config.list_physical_devices('GPU')[0]).get('device_name', '')}".strip()
+        elif backend == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            if dev.platform != "cpu":
+                return f"{dev.platform.upper()} {dev.device_kind}"
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"GPU {torch.cuda.get_device_name(0)}"
+    except Exception:  # a description must never fail a run
+        pass
+    return f"CPU {_cpu_model()} ({len(os.sched_getaffinity(0))} cores)"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    """Versions of what decides the numbers: Python, this package, Keras, the backend, NumPy."""
+    import keras
+
+    out = {"python": platform.python_version(), "keras": keras.__version__}
+    for dist in ("lstmfcn-bench", "numpy", "tensorflow", "tensorflow-cpu", "jax", "torch"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    out["backend"] = keras.backend.backend()
+    return out
