@@ -4,6 +4,7 @@ user-facing errors print as one line (no traceback) and exit with status 2."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -98,9 +99,20 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
           f"({metrics['n_test']} series) -> {args.out}")
 
 
+def cmd_aggregate(args: argparse.Namespace) -> None:
+    from .stats import write_stats
+    from .tables import headline, write_tables
+
+    summary = write_tables(args.metrics, args.out)
+    write_stats(summary, args.out)
+    for model, h in headline(summary).items():
+        print(f"{model}: {h}")
+    print(f"tables -> {args.out}/summary.csv, {args.out}/summary.html, {args.out}/stats.csv")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .preprocess import MISSING, NORMALISE
-    from .models import MODEL_NAMES
+    from .plan import MODEL_NAMES
     from .registry import PRESETS
 
     p = argparse.ArgumentParser(prog="lstmfcn", description=__doc__)
@@ -154,10 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, required=True, help="metrics JSON to write")
     e.set_defaults(func=cmd_evaluate)
 
+    a = sub.add_parser("aggregate", help="results table and statistics from metrics JSONs")
+    a.add_argument("metrics", nargs="+", type=Path, metavar="METRICS.json")
+    a.add_argument("--out", type=Path, default=Path("results/tables"))
+    a.set_defaults(func=cmd_aggregate)
+
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    # TensorFlow's C++ start-up chatter buries the progress lines; warnings still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -56,7 +56,7 @@ class TrainConfig:
     checkpoint_every: int = 50  # epochs between resume states
 
     def validate(self) -> None:
-        from .models import MODEL_NAMES
+        from .plan import MODEL_NAMES
 
         if self.model not in MODEL_NAMES:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}")

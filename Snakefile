@@ -1,0 +1,27 @@
+# lstmfcn-bench: UCR data -> LSTM-FCN / ALSTM-FCN training -> test metrics -> results table,
+# statistics, figures and report. All logic lives in the lstmfcn_bench package; rules call it.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

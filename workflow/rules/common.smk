@@ -1,0 +1,57 @@
+# Helpers shared by the rules: the plan is resolved once here, so input functions are lookups.
+from lstmfcn_bench.errors import ConfigError
+from lstmfcn_bench.plan import make_plan
+
+try:
+    PLAN = make_plan(config)
+except ConfigError as e:
+    raise WorkflowError(f"bad config: {e}") from None
+
+RUNS = PLAN.runs
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_]+",
+    model="|".join(PLAN.models) or "lstmfcn",
+    cells=r"\d+",
+    seed=r"\d+",
+
+
+def run_paths(pattern):
+    """`pattern` expanded over every planned run (zip over the run records, not a product)."""
+    return [
+        pattern.format(dataset=r.dataset, model=r.model, cells=r.cells, seed=r.seed)
+        for r in RUNS
+    ]
+
+
+def get_metrics_files():
+    return run_paths("results/metrics/{dataset}/{model}_c{cells}_s{seed}.json")
+
+
+def get_history_files():
+    return run_paths("results/models/{dataset}/{model}_c{cells}_s{seed}_history.csv")
+
+
+def get_final_outputs():
+    return [
+        "results/tables/summary.html",
+        "results/tables/stats.html",
+    ]
+
+
+def get_dataset_files(wildcards):
+    folder = f"results/data/{wildcards.dataset}"
+    return [f"{folder}/data.npz", f"{folder}/meta.json"]
+
+
+def get_train_setting(key):
+    """A per-dataset training setting as a params function (so a change reruns that dataset only)."""
+    return lambda wildcards: PLAN.train[wildcards.dataset][key]
+
+
+def get_train_resources():
+    resources = {"mem_mb": config["mem_mb"], "runtime": config["runtime_min"]}
+    if config["gpu"]:
+        resources["gpu"] = 1
+    return resources
