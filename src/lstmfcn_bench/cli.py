@@ -15,13 +15,17 @@ def cmd_datasets(args: argparse.Namespace) -> None:
     from . import registry
 
     names = registry.preset(args.preset)
-    print(f"{'name':<32} {'2015 name':<30} {'type':<10} {'train':>6} {'test':>6} "
-          f"{'classes':>7} {'length':>8}")
+    print(
+        f"{'name':<32} {'2015 name':<30} {'type':<10} {'train':>6} {'test':>6} "
+        f"{'classes':>7} {'length':>8}"
+    )
     for name in names:
         i = registry.registry()[name]
         old = registry.name_2015(name) or "-"
-        print(f"{name:<32} {old:<30} {i.type:<10} {i.n_train:>6} {i.n_test:>6} "
-              f"{i.n_classes:>7} {i.length_label:>8}")
+        print(
+            f"{name:<32} {old:<30} {i.type:<10} {i.n_train:>6} {i.n_test:>6} "
+            f"{i.n_classes:>7} {i.length_label:>8}"
+        )
     print(f"{len(names)} datasets (preset {args.preset})")
 
 
@@ -80,8 +84,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"{config.epochs} epochs -> {out}",
         flush=True,
     )
-    result = train(dataset, config, out, log=lambda m: print(m, flush=True),
-                   log_every=args.log_every)
+    result = train(
+        dataset, config, out, log=lambda m: print(m, flush=True), log_every=args.log_every
+    )
     print(
         f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
         f"{result.epochs_run} epochs in {result.seconds:.1f}s -> {out}"
@@ -95,8 +100,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     dataset = load(args.dataset, args.root)
     metrics = evaluate(args.model_path, dataset)
     write_metrics(metrics, args.out)
-    print(f"{dataset.name}: test accuracy {metrics['test_accuracy']:.4f} "
-          f"({metrics['n_test']} series) -> {args.out}")
+    print(
+        f"{dataset.name}: test accuracy {metrics['test_accuracy']:.4f} "
+        f"({metrics['n_test']} series) -> {args.out}"
+    )
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
@@ -111,8 +118,8 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .preprocess import MISSING, NORMALISE
     from .plan import MODEL_NAMES
+    from .preprocess import MISSING, NORMALISE
     from .registry import PRESETS
 
     p = argparse.ArgumentParser(prog="lstmfcn", description=__doc__)
@@ -124,14 +131,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fetch", help="download, verify and prepare datasets")
     f.add_argument("names", nargs="+", metavar="NAME", help="2018 or 2015 UCR names")
-    f.add_argument("--source", default=None,
-                   help="UCRArchive_2018.zip URL/path, base URL of per-dataset zips, or a "
-                        "local directory (default: embedded demo data, else the "
-                        "timeseriesclassification.com mirror)")
-    f.add_argument("--root", type=Path, default=Path("results/data"),
-                   help="where prepared datasets go (default: results/data)")
-    f.add_argument("--cache", type=Path, default=None,
-                   help="download cache (default: $LSTMFCN_CACHE or ~/.cache/lstmfcn-bench)")
+    f.add_argument(
+        "--source",
+        default=None,
+        help="UCRArchive_2018.zip URL/path, base URL of per-dataset zips, or a "
+        "local directory (default: embedded demo data, else the "
+        "timeseriesclassification.com mirror)",
+    )
+    f.add_argument(
+        "--root",
+        type=Path,
+        default=Path("results/data"),
+        help="where prepared datasets go (default: results/data)",
+    )
+    f.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="download cache (default: $LSTMFCN_CACHE or ~/.cache/lstmfcn-bench)",
+    )
     f.add_argument("--normalise", default="series", choices=NORMALISE)
     f.add_argument("--missing", default="interpolate", choices=MISSING)
     f.add_argument("--sha256", default=None, help="expected sha256 of the downloaded archive")
@@ -146,16 +164,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--patience", type=int, default=100, help="ReduceLROnPlateau patience")
-    t.add_argument("--no-shuffle", action="store_true",
-                   help="no dimension shuffle: the LSTM runs over T timesteps")
-    t.add_argument("--checkpoint-every", type=int, default=50,
-                   help="epochs between resume states (also written on SIGTERM)")
-    t.add_argument("--out", type=Path, default=Path("."),
-                   help="folder for MODEL_cC_sS.keras, its _history.csv and _train.json")
+    t.add_argument(
+        "--no-shuffle",
+        action="store_true",
+        help="no dimension shuffle: the LSTM runs over T timesteps",
+    )
+    t.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=50,
+        help="epochs between resume states (also written on SIGTERM)",
+    )
+    t.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        help="folder for MODEL_cC_sS.keras, its _history.csv and _train.json",
+    )
     t.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    t.add_argument("--deterministic", action="store_true",
-                   help="deterministic ops (bit-identical reruns on CPU; may be slower)")
+    t.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic ops (bit-identical reruns on CPU; may be slower)",
+    )
     t.add_argument("--log-every", type=int, default=1, help="print one line every N epochs")
     t.set_defaults(func=cmd_train)
 

@@ -124,7 +124,9 @@ def make_plan(config: dict) -> Plan:
     for d in datasets:
         settings = dict(base)
         for key, value in canonical_overrides.get(d, {}).items():
-            settings[key] = value if key == "shuffle" else _positive_int(f"overrides.{d}.{key}", value)
+            settings[key] = (
+                value if key == "shuffle" else _positive_int(f"overrides.{d}.{key}", value)
+            )
         train[d] = settings
 
     runs = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]

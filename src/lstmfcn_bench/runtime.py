@@ -6,6 +6,7 @@ through the same code (the models use only keras.layers / keras.ops).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
@@ -30,11 +31,10 @@ def configure(threads: int | None = None, deterministic: bool = False) -> None:
     if backend == "tensorflow" and not _configured:
         import tensorflow as tf
 
-        try:
+        # Already initialised (e.g. in a test process): keep its pools.
+        with contextlib.suppress(RuntimeError):
             tf.config.threading.set_intra_op_parallelism_threads(n)
             tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
-        except RuntimeError:  # already initialised (e.g. in a test process): keep its pools
-            pass
         if deterministic:
             tf.config.experimental.enable_op_determinism()
     elif backend == "torch":
@@ -44,6 +44,22 @@ def configure(threads: int | None = None, deterministic: bool = False) -> None:
         if deterministic:
             torch.use_deterministic_algorithms(True)
     _configured = True
+
+
+def jit_compile_setting() -> bool | str:
+    """XLA for the train step where it pays: JAX always compiles; TensorFlow on a GPU gains
+    from XLA, but on this project's 2-core CPUs TF's own kernels (oneDNN) ran the LSTM-FCN
+    step faster than XLA (bench/bench_training.py measures both)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return True
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return "auto"
 
 
 def seed_everything(seed: int) -> None:
@@ -100,9 +116,7 @@ def versions() -> dict[str, str]:
 
     out = {"python": platform.python_version(), "keras": keras.__version__}
     for dist in ("lstmfcn-bench", "numpy", "tensorflow", "tensorflow-cpu", "jax", "torch"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
     out["backend"] = keras.backend.backend()
     return out

@@ -59,7 +59,9 @@ class TrainConfig:
         from .plan import MODEL_NAMES
 
         if self.model not in MODEL_NAMES:
-            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}")
+            raise ConfigError(
+                f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}"
+            )
         for key in ("cells", "epochs", "batch_size", "plateau_patience", "checkpoint_every"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -166,20 +168,22 @@ def _compile(model, config: TrainConfig, weights: np.ndarray) -> None:
     import keras
 
     from .losses import ClassWeightedCrossEntropy
+    from .runtime import jit_compile_setting
 
-    jit = True if keras.backend.backend() in ("tensorflow", "jax") else "auto"
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss=ClassWeightedCrossEntropy(weights),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=jit,
+        jit_compile=jit_compile_setting(),
     )
     model.optimizer.build(model.trainable_variables)
 
 
 def _save_resume(path: Path, model, state: dict, best_weights: list[np.ndarray] | None) -> None:
     arrays = {f"var_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
-    arrays.update({f"opt_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)})
+    arrays.update(
+        {f"opt_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)}
+    )
     if best_weights is not None:
         arrays.update({f"best_{i}": w for i, w in enumerate(best_weights)})
     arrays["state_json"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
@@ -256,9 +260,13 @@ def train(
             log(f"warning: unreadable resume state {resume_path} ({e}); starting over")
             state = None
         if state is not None and state["fingerprint"] != fingerprint:
-            log(f"warning: resume state {resume_path} belongs to another configuration; starting over")
+            log(
+                f"warning: resume state {resume_path} belongs to another configuration; starting over"
+            )
             runtime.seed_everything(config.seed)
-            model = build_model(config.model, dataset.length, K, cells=config.cells, shuffle=config.shuffle)
+            model = build_model(
+                config.model, dataset.length, K, cells=config.cells, shuffle=config.shuffle
+            )
             _compile(model, config, weights)
             state, best_weights = None, None
         if state is not None:
@@ -294,7 +302,9 @@ def train(
             perm = epoch_permutation(config.seed, epoch, n)
             loss_sum = acc_sum = 0.0
             for lo in range(0, n, config.batch_size):
-                idx = keras.ops.convert_to_tensor(perm[lo : lo + config.batch_size].astype(np.int32))
+                idx = keras.ops.convert_to_tensor(
+                    perm[lo : lo + config.batch_size].astype(np.int32)
+                )
                 logs = model.train_on_batch(
                     keras.ops.take(X, idx, axis=0), keras.ops.take(y, idx, axis=0), return_dict=True
                 )
@@ -310,7 +320,13 @@ def train(
             plateau.update(loss)
             seconds = time.perf_counter() - t0
             history.append(
-                {"epoch": epoch + 1, "loss": loss, "accuracy": acc, "lr": lr_used, "seconds": seconds}
+                {
+                    "epoch": epoch + 1,
+                    "loss": loss,
+                    "accuracy": acc,
+                    "lr": lr_used,
+                    "seconds": seconds,
+                }
             )
             if log_every and ((epoch + 1) % log_every == 0 or epoch + 1 == config.epochs):
                 log(
@@ -354,7 +370,9 @@ def train(
         "train_accuracy": kept.get("accuracy"),
         "epochs_run": epochs_run,
         "seconds": total_seconds,
-        "seconds_per_epoch_median": float(np.median([h["seconds"] for h in history])) if history else None,
+        "seconds_per_epoch_median": float(np.median([h["seconds"] for h in history]))
+        if history
+        else None,
         "resumed_from_epoch": resumed_from,
         "backend": keras.backend.backend(),
         "device": runtime.device_description(),
