@@ -148,6 +148,22 @@ def fetch_raw(
         return _prepare(cache_dir, name, plan, sha256, progress, password)
 
 
+def discard(raw: RawFiles, cache_dir: Path) -> None:
+    """Forget a dataset whose files turned out malformed: its raw folder and, for a
+    per-dataset download, the download itself (the shared UCR 2018 archive stays: its other
+    datasets are fine)."""
+    cache_dir = Path(cache_dir)
+    with _locked(cache_dir / f".lock-raw-{raw.name}"):
+        folder = cache_dir / "raw" / raw.name
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        _prune_empty(folder.parent, cache_dir)
+    if raw.layout == "tsc":
+        dest = _download_path(cache_dir, raw.source)
+        if dest.exists():
+            _remove_download(cache_dir, dest)
+
+
 # --- resolving the source ------------------------------------------------------------------
 
 

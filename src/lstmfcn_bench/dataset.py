@@ -17,7 +17,7 @@ import numpy as np
 
 from . import registry
 from .atomic import atomic_write, atomic_write_text, sha256_file
-from .errors import ConfigError, LstmfcnError
+from .errors import ConfigError, DataFormatError, LstmfcnError
 
 DATA_FILE = "data.npz"
 META_FILE = "meta.json"
@@ -74,7 +74,7 @@ def prepare(
     first byte is written under ``root``.
     """
     # Imported here so `lstmfcn datasets` stays fast and light.
-    from .acquire import fetch_raw
+    from .acquire import discard, fetch_raw
     from .formats import read_split
     from .preprocess import MISSING, NORMALISE, prepare_splits
 
@@ -83,12 +83,15 @@ def prepare(
         raise ConfigError(f"normalise must be one of {', '.join(NORMALISE)}, got {normalise!r}")
     if missing not in MISSING:
         raise ConfigError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
-    raw = fetch_raw(
-        canon, source, Path(cache_dir or default_cache_dir()), sha256=sha256, progress=progress
-    )
-    prepared = prepare_splits(
-        read_split(raw.train), read_split(raw.test), normalise=normalise, missing=missing
-    )
+    cache = Path(cache_dir or default_cache_dir())
+    raw = fetch_raw(canon, source, cache, sha256=sha256, progress=progress)
+    try:
+        prepared = prepare_splits(
+            read_split(raw.train), read_split(raw.test), normalise=normalise, missing=missing
+        )
+    except DataFormatError:
+        discard(raw, cache)  # malformed files must not stay in the cache as if they were good
+        raise
 
     arrays = {
         "X_train": prepared.X_train,

@@ -1,0 +1,134 @@
+"""Shared test material: real UCR data (the package's embedded demo zips) rebuilt in every
+archive layout, and a real HTTP server on 127.0.0.1 that counts requests."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import shutil
+import subprocess
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lstmfcn_bench import acquire
+
+DEMO = Path(acquire.__file__).parent / "resources" / "demo"
+NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead")
+
+
+# --- real data in every layout ----------------------------------------------------------------
+
+
+def demo_ts(name: str, split: str) -> bytes:
+    with zipfile.ZipFile(DEMO / f"{name}.zip") as zf:
+        return zf.read(f"{name}_{split}.ts")
+
+
+def ts_to_tsv(data: bytes) -> bytes:
+    """``v1,...,vT:label`` rows of a .ts file → the 2018 archive's ``label<TAB>v1<TAB>...``."""
+    rows, in_data = [], False
+    for line in data.decode().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.lower() == "@data":
+            in_data = True
+        elif in_data:
+            values, label = line.rsplit(":", 1)
+            rows.append("\t".join([label, *values.split(",")]))
+    return ("\n".join(rows) + "\n").encode()
+
+
+def tsv(name: str, split: str) -> bytes:
+    return ts_to_tsv(demo_ts(name, split))
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def make_tsc_zip(path: Path, name: str = "GunPoint", folder: bool = False) -> Path:
+    prefix = f"{name}/" if folder else ""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for split in ("TRAIN", "TEST"):
+            zf.writestr(f"{prefix}{name}_{split}.ts", demo_ts(name, split))
+            zf.writestr(f"{prefix}{name}_{split}.arff", b"% less preferred than .ts\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ucr_tree(tmp_path_factory) -> Path:
+    """A folder holding UCRArchive_2018/<Name>/<Name>_TRAIN.tsv and a ZipCrypto zip of it."""
+    assert shutil.which("zip"), (
+        "the `zip` tool is needed to build a ZipCrypto archive: apt-get install zip"
+    )
+    root = tmp_path_factory.mktemp("ucr")
+    for name in NAMES:
+        d = root / "UCRArchive_2018" / name
+        d.mkdir(parents=True)
+        for split in ("TRAIN", "TEST"):
+            (d / f"{name}_{split}.tsv").write_bytes(tsv(name, split))
+    subprocess.run(
+        ["zip", "-q", "-r", "-P", "someone", "UCRArchive_2018.zip", "UCRArchive_2018"],
+        cwd=root,
+        check=True,
+    )
+    return root
+
+
+@pytest.fixture
+def ucr_zip(ucr_tree) -> Path:
+    return ucr_tree / "UCRArchive_2018.zip"
+
+
+# --- a real HTTP server -------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, root: Path):
+        self.root = root
+        self.requests: list[str] = []
+        self.truncate: set[str] = set()  # paths answered with a too-large Content-Length
+        self.url = ""
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = Server(tmp_path / "srv")
+    srv.root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(srv.root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            srv.requests.append(self.path)
+            if self.path in srv.truncate:
+                body = (srv.root / self.path.lstrip("/")).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body) + 1000))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
+            super().do_GET()
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield srv
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def leftovers(cache: Path) -> list[str]:
+    """Everything under the cache, dirs included: an error must leave nothing behind."""
+    return sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*"))
