@@ -63,8 +63,15 @@ def test_datasets_cli_demo_and_all(capsys):
 
 def fetch(tmp_path: Path, *args: str) -> int:
     return main(
-        ["fetch", *args, "--root", str(tmp_path / "data"), "--cache", str(tmp_path / "cache"),
-         "--quiet"]
+        [
+            "fetch",
+            *args,
+            "--root",
+            str(tmp_path / "data"),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ]
     )
 
 
@@ -90,8 +97,7 @@ def test_fetch_gunpoint_from_a_local_http_mirror(tmp_path, server, capsys):
 
 def test_fetch_italy_from_the_ucr2018_archive_over_http(tmp_path, server, ucr_zip, capsys):
     (server.root / "UCRArchive_2018.zip").write_bytes(ucr_zip.read_bytes())
-    assert fetch(tmp_path, "ItalyPowerDemand", "--source",
-                 server.url + "/UCRArchive_2018.zip") == 0
+    assert fetch(tmp_path, "ItalyPowerDemand", "--source", server.url + "/UCRArchive_2018.zip") == 0
     ds = load("ItalyPowerDemand", tmp_path / "data")
     assert ds.X_train.shape == (67, 24) and ds.X_test.shape == (1029, 24)
     assert ds.meta["layout"] == "ucr2018"
@@ -164,9 +170,10 @@ def edit_data_line(lines: list[str], k: int, fn) -> bytes:
 BAD_FILES = {
     "ragged rows": (lambda tr: edit_data_line(tr, 3, lambda l: l.split(",", 5)[5]), "line"),
     "non-numeric cell": (
-        lambda tr: edit_data_line(tr, 2, lambda l: "abc," + l.split(",", 1)[1]), "'abc'"),
-    "empty split": (
-        lambda tr: ("\n".join(tr[: tr.index("@data") + 1]) + "\n").encode(), "empty"),
+        lambda tr: edit_data_line(tr, 2, lambda l: "abc," + l.split(",", 1)[1]),
+        "'abc'",
+    ),
+    "empty split": (lambda tr: ("\n".join(tr[: tr.index("@data") + 1]) + "\n").encode(), "empty"),
 }
 
 
@@ -192,8 +199,18 @@ def test_test_class_absent_from_train(tmp_path, server, capsys):
 
 
 def test_train_on_unfetched_dataset_is_a_clear_error(tmp_path, capsys):
-    code = main(["train", "GunPoint", "--root", str(tmp_path / "data"), "--epochs", "1",
-                 "--out", str(tmp_path / "m")])
+    code = main(
+        [
+            "train",
+            "GunPoint",
+            "--root",
+            str(tmp_path / "data"),
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
     assert code == 2
     assert "has not been fetched" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()

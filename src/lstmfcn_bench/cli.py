@@ -71,6 +71,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         seed=args.seed,
         plateau_patience=args.patience,
+        plateau_min_delta=args.min_delta,
         shuffle=not args.no_shuffle,
         checkpoint_every=args.checkpoint_every,
     )
@@ -164,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--patience", type=int, default=100, help="ReduceLROnPlateau patience")
+    t.add_argument(
+        "--min-delta",
+        type=float,
+        default=1e-4,
+        help="loss improvement that resets the plateau counter (Keras default)",
+    )
     t.add_argument(
         "--no-shuffle",
         action="store_true",

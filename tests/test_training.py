@@ -1,0 +1,365 @@
+"""The training protocol, resumable training (real processes killed for real), evaluation."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from lstmfcn_bench.cli import main
+from lstmfcn_bench.dataset import load, prepare
+from lstmfcn_bench.errors import ConfigError, LstmfcnError
+from lstmfcn_bench.evaluation import evaluate, load_checkpoint
+from lstmfcn_bench.losses import ClassWeightedCrossEntropy
+from lstmfcn_bench.training import (
+    Plateau,
+    TrainConfig,
+    class_weights,
+    epoch_permutation,
+    resume_path_for,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    cache = tmp_path_factory.mktemp("cache")
+    for name in ("GunPoint", "ItalyPowerDemand"):
+        prepare(name, root, cache_dir=cache, progress=False)
+    return root
+
+
+def test_class_weights_are_n_over_k_count():
+    y = np.array([0, 0, 0, 1, 2, 2])
+    np.testing.assert_allclose(class_weights(y, 3), [6 / 9, 6 / 3, 6 / 6])
+    with pytest.raises(LstmfcnError, match="no training series"):
+        class_weights(np.array([0, 0, 2]), 3)
+
+
+def test_weighted_loss_matches_the_formula():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3), size=8).astype("float32")
+    y = rng.integers(0, 3, 8)
+    w = np.array([0.5, 2.0, 1.5], dtype="float32")
+    got = float(ClassWeightedCrossEntropy(w)(y, p))
+    want = np.mean(w[y] * -np.log(p[np.arange(8), y]))
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_plateau_follows_keras_reduce_lr_on_plateau():
+    """Same learning-rate sequence as Keras's own callback on the same losses."""
+    rng = np.random.default_rng(1)
+    losses = np.concatenate([np.linspace(1, 0.5, 10), 0.5 + 0.01 * rng.random(40)]).tolist()
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    factor = 1 / 2 ** (1 / 3)
+    cb = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=factor, patience=3, min_lr=4e-4)
+    cb.set_model(model)
+    cb.on_train_begin()
+    ours = Plateau(lr=1e-3, factor=factor, patience=3, min_lr=4e-4, min_delta=1e-4)
+    for epoch, loss in enumerate(losses):
+        cb.on_epoch_end(epoch, {"loss": loss})
+        assert ours.update(loss) == pytest.approx(float(model.optimizer.learning_rate), rel=1e-6)
+    assert ours.lr == pytest.approx(4e-4)  # it did reduce, down to the floor
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch():
+    a = epoch_permutation(3, 7, 100)
+    assert np.array_equal(a, epoch_permutation(3, 7, 100))
+    assert not np.array_equal(a, epoch_permutation(3, 8, 100))
+    assert sorted(a) == list(range(100))
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("model", "fcn", "unknown model"),
+        ("cells", 0, "cells must be >= 1"),
+        ("epochs", 0, "epochs must be >= 1"),
+        ("batch_size", -1, "batch_size"),
+    ],
+)
+def test_bad_config_is_rejected(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{field: value}).validate()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [(["--cells", "0"], "cells must be >= 1"), (["--epochs", "0"], "epochs must be >= 1")],
+)
+def test_cli_bad_input_writes_nothing(tmp_path, data_root, capsys, args, message):
+    out = tmp_path / "m"
+    code = main(["train", "GunPoint", "--root", str(data_root), "--out", str(out), *args])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_unknown_model(tmp_path, data_root, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(
+            [
+                "train",
+                "GunPoint",
+                "--model",
+                "resnet",
+                "--root",
+                str(data_root),
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+    assert e.value.code == 2 and "invalid choice: 'resnet'" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_gunpoint_learns_to_high_test_accuracy(tmp_path, data_root):
+    """A real short run of the protocol: GunPoint reaches >= 0.9 test accuracy."""
+    ds = load("GunPoint", data_root)
+    config = TrainConfig(epochs=500, seed=0, checkpoint_every=1000)
+    result = train(ds, config, tmp_path / "lstmfcn_c8_s0.keras", log_every=0)
+    assert result.epochs_run == 500
+    losses = [h["loss"] for h in result.history]
+    assert result.best_loss == min(losses) and losses[result.best_epoch - 1] == result.best_loss
+    assert np.mean(losses[-20:]) < 0.2 * np.mean(losses[:20])
+    metrics = evaluate(tmp_path / "lstmfcn_c8_s0.keras", ds)
+    assert metrics["test_accuracy"] >= 0.9, metrics["test_accuracy"]
+    assert metrics["train_loss"] == pytest.approx(result.best_loss)
+    assert metrics["best_epoch"] == result.best_epoch and metrics["epochs_run"] == 500
+    assert sum(map(sum, metrics["confusion_matrix"])) == 150
+    assert metrics["backend"] == "tensorflow" and metrics["data_sha256"] == ds.meta["data_sha256"]
+    assert not resume_path_for(tmp_path / "lstmfcn_c8_s0.keras").exists()
+    rows = list(csv.DictReader(open(tmp_path / "lstmfcn_c8_s0_history.csv")))
+    assert list(rows[0]) == ["epoch", "loss", "accuracy", "lr", "seconds"] and len(rows) == 500
+
+
+# --- resuming after a kill: real subprocesses ----------------------------------------------------
+
+EPOCHS = 40
+
+
+def train_cmd(data_root: Path, out: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "lstmfcn_bench.cli",
+        "train",
+        "ItalyPowerDemand",
+        "--model",
+        "alstmfcn",
+        "--epochs",
+        str(EPOCHS),
+        "--checkpoint-every",
+        "5",
+        "--patience",
+        "2",
+        "--min-delta",
+        "0.02",
+        "--seed",
+        "3",
+        "--deterministic",
+        "--root",
+        str(data_root),
+        "--out",
+        str(out),
+    ]
+
+
+def run_until(cmd: list[str], epoch: int, sig: int) -> tuple[int, str]:
+    """Start training, send `sig` once it has printed epoch `epoch`, return (code, output)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith(f"epoch {epoch}/"):
+            proc.send_signal(sig)
+            break
+    lines.extend(proc.stdout)
+    return proc.wait(timeout=120), "".join(lines)
+
+
+def history(path: Path) -> list[dict]:
+    return [
+        {k: float(v) for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(path))
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference_run(data_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reference")
+    subprocess.run(train_cmd(data_root, out), check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_resumes_exactly(tmp_path, data_root, reference_run):
+    cmd = train_cmd(data_root, tmp_path)
+    code, out = run_until(cmd, 17, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    model = tmp_path / "alstmfcn_c8_s3.keras"
+    assert not model.exists() and resume_path_for(model).exists()
+
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("resuming"))
+    start = int(line.split("from epoch ")[1].split()[0])
+    assert (start - 1) % 5 == 0 and 5 < start <= 17  # the last resume state before the kill
+    ref = history(reference_run / "alstmfcn_c8_s3_history.csv")
+    lr = float(line.split("(lr ")[1].split(",")[0])
+    best = float(line.split("best loss ")[1].split()[0])
+    assert lr == pytest.approx(ref[start - 1]["lr"], rel=1e-4)  # the schedule carried on
+    assert best == pytest.approx(min(r["loss"] for r in ref[: start - 1]), abs=2e-6)
+
+    # Same history and same kept weights as the uninterrupted run (CPU, deterministic ops).
+    assert history(tmp_path / "alstmfcn_c8_s3_history.csv") == ref
+    assert len({r["lr"] for r in ref}) > 1, "the test should span a learning-rate reduction"
+    a = load_checkpoint(model).get_weights()
+    b = load_checkpoint(reference_run / "alstmfcn_c8_s3.keras").get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not resume_path_for(model).exists()
+    info = json.loads((tmp_path / "alstmfcn_c8_s3_train.json").read_text())
+    assert info["resumed_from_epoch"] == start - 1
+
+
+@pytest.mark.slow
+def test_sigterm_saves_then_exits_nonzero(tmp_path, data_root, reference_run):
+    cmd = train_cmd(data_root, tmp_path)
+    code, out = run_until(cmd, 8, signal.SIGTERM)
+    assert code == 143, out
+    assert "resume state saved" in out
+    stopped = int(out.split("after epoch ")[1].split(";")[0])
+    model = tmp_path / "alstmfcn_c8_s3.keras"
+    assert not model.exists() and resume_path_for(model).exists()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert f"from epoch {stopped + 1} " in done.stdout
+    assert history(tmp_path / "alstmfcn_c8_s3_history.csv") == history(
+        reference_run / "alstmfcn_c8_s3_history.csv"
+    )
+
+
+# --- evaluation of checkpoints -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(data_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ckpt") / "lstmfcn_c8_s0.keras"
+    train(load("ItalyPowerDemand", data_root), TrainConfig(epochs=3), out, log_every=0)
+    return out
+
+
+def test_evaluate_cli_writes_metrics(tmp_path, data_root, small_checkpoint, capsys):
+    out = tmp_path / "metrics.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(small_checkpoint),
+                "--dataset",
+                "ItalyPowerDemand",
+                "--root",
+                str(data_root),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    m = json.loads(out.read_text())
+    assert m["n_test"] == 1029 and 0 <= m["test_accuracy"] <= 1
+    assert (m["model"], m["cells"], m["seed"], m["epochs_run"]) == ("lstmfcn", 8, 0, 3)
+    assert set(m["per_class_accuracy"]) == {"1", "2"}
+    assert np.trace(np.array(m["confusion_matrix"])) / 1029 == pytest.approx(m["test_accuracy"])
+    for key in ("backend", "device", "versions", "data_sha256", "train_loss", "train_seconds"):
+        assert m[key] is not None
+
+
+def test_evaluate_rejects_a_mismatched_dataset(tmp_path, data_root, small_checkpoint, capsys):
+    out = tmp_path / "metrics.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(small_checkpoint),
+                "--dataset",
+                "GunPoint",
+                "--root",
+                str(data_root),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
+    assert "expects series of length 24 with 2 classes" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_evaluate_rejects_corrupt_and_foreign_files(tmp_path, data_root, small_checkpoint, capsys):
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(small_checkpoint.read_bytes()[:2000])
+    foreign = tmp_path / "foreign.keras"
+    keras.Sequential([keras.Input((24,)), keras.layers.Dense(2)]).save(foreign)
+    for path, message in [
+        (corrupt, "not a Keras .keras archive"),
+        (foreign, "not an LSTM-FCN"),
+        (tmp_path / "missing.keras", "no checkpoint"),
+    ]:
+        out = tmp_path / "m.json"
+        assert (
+            main(
+                [
+                    "evaluate",
+                    str(path),
+                    "--dataset",
+                    "ItalyPowerDemand",
+                    "--root",
+                    str(data_root),
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 2
+        )
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+
+
+@pytest.mark.slow
+def test_training_runs_on_the_jax_backend(tmp_path, data_root):
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstmfcn_bench.cli",
+            "train",
+            "ItalyPowerDemand",
+            "--model",
+            "alstmfcn",
+            "--epochs",
+            "3",
+            "--root",
+            str(data_root),
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    info = json.loads((tmp_path / "alstmfcn_c8_s0_train.json").read_text())
+    assert info["backend"] == "jax" and info["epochs_run"] == 3
