@@ -168,9 +168,9 @@ def edit_data_line(lines: list[str], k: int, fn) -> bytes:
 
 
 BAD_FILES = {
-    "ragged rows": (lambda tr: edit_data_line(tr, 3, lambda l: l.split(",", 5)[5]), "line"),
+    "ragged rows": (lambda tr: edit_data_line(tr, 3, lambda row: row.split(",", 5)[5]), "line"),
     "non-numeric cell": (
-        lambda tr: edit_data_line(tr, 2, lambda l: "abc," + l.split(",", 1)[1]),
+        lambda tr: edit_data_line(tr, 2, lambda row: "abc," + row.split(",", 1)[1]),
         "'abc'",
     ),
     "empty split": (lambda tr: ("\n".join(tr[: tr.index("@data") + 1]) + "\n").encode(), "empty"),
@@ -189,7 +189,7 @@ def test_malformed_train_file(tmp_path, server, capsys, case):
 
 
 def test_test_class_absent_from_train(tmp_path, server, capsys):
-    test = edit_data_line(gunpoint_lines("TEST"), 0, lambda l: l.rsplit(":", 1)[0] + ":7")
+    test = edit_data_line(gunpoint_lines("TEST"), 0, lambda row: row.rsplit(":", 1)[0] + ":7")
     test = test.replace(b"@classLabel true 1 2", b"@classLabel true 1 2 7")
     serve_ts(server, "GunPoint", demo_ts("GunPoint", "TRAIN"), test)
     assert fetch(tmp_path, "GunPoint", "--source", server.url + "/") == 2

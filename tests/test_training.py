@@ -139,7 +139,8 @@ def test_gunpoint_learns_to_high_test_accuracy(tmp_path, data_root):
     assert sum(map(sum, metrics["confusion_matrix"])) == 150
     assert metrics["backend"] == "tensorflow" and metrics["data_sha256"] == ds.meta["data_sha256"]
     assert not resume_path_for(tmp_path / "lstmfcn_c8_s0.keras").exists()
-    rows = list(csv.DictReader(open(tmp_path / "lstmfcn_c8_s0_history.csv")))
+    with open(tmp_path / "lstmfcn_c8_s0_history.csv") as f:
+        rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["epoch", "loss", "accuracy", "lr", "seconds"] and len(rows) == 500
 
 
