@@ -55,6 +55,14 @@ def _positive_int(key: str, value, minimum: int = 1) -> int:
     return value
 
 
+def _flag(key: str, value) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigError(f"config key {key!r}: expected true or false, got {value!r}")
+    return value
+
+
 def _int_list(key: str, values, minimum: int) -> list[int]:
     if not isinstance(values, list) or not values:
         raise ConfigError(f"config key {key!r}: expected a non-empty list, got {values!r}")
@@ -101,7 +109,7 @@ def make_plan(config: dict) -> Plan:
         "batch_size": _positive_int("batch_size", config.get("batch_size", 128)),
         "patience": _positive_int("patience", config.get("patience", 100)),
         "checkpoint_every": _positive_int("checkpoint_every", config.get("checkpoint_every", 50)),
-        "shuffle": bool(config.get("shuffle", True)),
+        "shuffle": _flag("shuffle", config.get("shuffle", True)),
     }
     overrides = config.get("overrides") or {}
     canonical_overrides = {}
