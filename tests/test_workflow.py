@@ -36,9 +36,7 @@ def copy_workflow(dest: Path) -> Path:
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     # The rules call the `lstmfcn` console script of this environment.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    done = subprocess.run(
-        [*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env
-    )
+    done = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env)
     if check and done.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done
@@ -56,8 +54,9 @@ def write_config(workdir: Path, **changes) -> Path:
 def jobs(dry_run_output: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run: rule -> count."""
     table = dry_run_output.split("Job stats:")[1] if "Job stats:" in dry_run_output else ""
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
-            if m[1] != "total"}
+    return {
+        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"
+    }
 
 
 def planned(dry_run_output: str, rule: str) -> list[str]:
@@ -79,8 +78,13 @@ def test_lint_is_clean():
 def test_paper_dag_builds_without_data(tmp_path):
     wd = copy_workflow(tmp_path)
     out = snakemake(wd, "-n", "--config", "preset=ucr85").stdout
-    assert jobs(out) == {"fetch_dataset": 85, "train": 510, "evaluate": 510, "aggregate": 1,
-                         "all": 1}
+    assert jobs(out) == {
+        "fetch_dataset": 85,
+        "train": 510,
+        "evaluate": 510,
+        "aggregate": 1,
+        "all": 1,
+    }
     assert "results/models/FiftyWords/alstmfcn_c128_s0.keras" in out
 
 
@@ -121,9 +125,13 @@ def test_end_to_end_outputs(tiny_run):
         assert (wd / f"results/data/{ds}/data.npz").exists()
         for model in ("lstmfcn", "alstmfcn"):
             run = f"{ds}/{model}_c8_s0"
-            for path in (f"results/models/{run}.keras", f"results/models/{run}_history.csv",
-                         f"results/metrics/{run}.json", f"results/logs/train/{run}.log",
-                         f"results/benchmarks/train/{run}.tsv"):
+            for path in (
+                f"results/models/{run}.keras",
+                f"results/models/{run}_history.csv",
+                f"results/metrics/{run}.json",
+                f"results/logs/train/{run}.log",
+                f"results/benchmarks/train/{run}.tsv",
+            ):
                 assert (wd / path).stat().st_size > 0, path
             assert "epoch 3/3" in (wd / f"results/logs/train/{run}.log").read_text()
     long = pd.read_csv(wd / "results/tables/accuracy.csv")
@@ -177,3 +185,48 @@ def test_report_renders_the_results_table(tiny_run):
     snakemake(wd, "--report", "reports/report.html", "--configfile", str(wd / "tiny.yaml"))
     html = (wd / "reports/report.html").read_text()
     assert "summary.html" in html and "cd_diagram.png" in html
+
+
+@pytest.mark.slow
+def test_report_table_renders_in_headless_chromium(tiny_run, tmp_path):
+    """Open the report as a user does (category → file → view) and read the table."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_bin):
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must have Debian's chromium and chromium-driver (see .ci/run)")
+        pytest.skip(
+            "needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver"
+        )
+    wd = tiny_run
+    report = wd / "reports/report.html"
+    if not report.exists():
+        snakemake(wd, "--report", "reports/report.html", "--configfile", str(wd / "tiny.yaml"))
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=webdriver.ChromeService(driver_bin), options=options)
+    try:
+        browser.get(report.as_uri())
+        wait = WebDriverWait(browser, 30)
+        wait.until(ec.element_to_be_clickable((By.XPATH, "//span[text()='1. Results table']")))
+        browser.find_element(By.XPATH, "//span[text()='1. Results table']").click()
+        wait.until(ec.element_to_be_clickable((By.XPATH, "//a[@iconname='eye']"))).click()
+        wait.until(ec.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
+        table = wait.until(ec.presence_of_element_located((By.TAG_NAME, "table")))
+        text = table.text
+    finally:
+        browser.quit()
+    assert "GunPoint" in text and "ItalyPowerDemand" in text and "LSTM-FCN" in text
