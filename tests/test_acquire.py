@@ -361,7 +361,7 @@ def test_corrupt_zip(tmp_path, server, kind, over_http):
 
 def test_wrong_password(tmp_path, server, ucr_zip):
     cache = tmp_path / "cache"
-    with pytest.raises(ArchiveError, match="wrong password.*password="):
+    with pytest.raises(ArchiveError, match="wrong password.*--password"):
         fetch_raw("GunPoint", ucr_zip, cache, password=b"nope", progress=False)
     assert leftovers(cache) == []
 

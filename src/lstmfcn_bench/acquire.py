@@ -481,7 +481,7 @@ def _extract_member(
             raise
         raise ArchiveError(
             f"wrong password for {archive} (member {info.filename}): pass the archive's "
-            "password with fetch_raw(..., password=b'...'); the UCR 2018 archive's is in its "
+            "password with `lstmfcn fetch --password ...`; the UCR 2018 archive's is in its "
             "briefing document"
         ) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:

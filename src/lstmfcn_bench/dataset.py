@@ -67,6 +67,7 @@ def prepare(
     missing: str = "interpolate",
     sha256: str | None = None,
     progress: bool = True,
+    password: str | None = None,
 ) -> Path:
     """Fetch, parse and preprocess one dataset into ``<root>/<Name>/``; returns that folder.
 
@@ -84,7 +85,8 @@ def prepare(
     if missing not in MISSING:
         raise ConfigError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
     cache = Path(cache_dir or default_cache_dir())
-    raw = fetch_raw(canon, source, cache, sha256=sha256, progress=progress)
+    extra = {"password": password.encode()} if password else {}
+    raw = fetch_raw(canon, source, cache, sha256=sha256, progress=progress, **extra)
     try:
         prepared = prepare_splits(
             read_split(raw.train), read_split(raw.test), normalise=normalise, missing=missing
