@@ -42,6 +42,7 @@ def cmd_fetch(args: argparse.Namespace) -> None:
             missing=args.missing,
             sha256=args.sha256,
             progress=not args.quiet,
+            password=args.password,
         )
         ds = load(folder.name, args.root)
         m = ds.meta
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--normalise", default="series", choices=NORMALISE)
     f.add_argument("--missing", default="interpolate", choices=MISSING)
     f.add_argument("--sha256", default=None, help="expected sha256 of the downloaded archive")
+    f.add_argument(
+        "--password", default=None, help="zip password (default: the UCR 2018 archive's)"
+    )
     f.add_argument("--quiet", action="store_true", help="no download progress")
     f.set_defaults(func=cmd_fetch)
 
