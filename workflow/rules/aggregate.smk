@@ -21,9 +21,14 @@ rule aggregate:
             caption="../report/cd_diagram.rst",
             category="2. Statistics",
         ),
+        timing=report(
+            "results/tables/timing.html",
+            caption="../report/timing.rst",
+            category="5. Compute",
+        ),
     log:
         "results/logs/aggregate.log",
     conda:
         "../../envs/report.yaml"
     shell:
-        "lstmfcn aggregate {input} --out results/tables > {log} 2>&1"
+        "lstmfcn aggregate {input} --out results/tables --benchmarks results/benchmarks > {log} 2>&1"

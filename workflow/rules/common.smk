@@ -37,6 +37,7 @@ def get_final_outputs():
     return [
         "results/tables/summary.html",
         "results/tables/stats.html",
+        "results/tables/timing.html",
     ]
 
 

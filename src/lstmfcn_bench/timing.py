@@ -1,0 +1,57 @@
+"""Compute cost per run: training time, seconds per epoch, memory (from Snakemake's
+`benchmark:` files when present), so the report shows where the time went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .atomic import atomic_write_text
+
+COLUMNS = [
+    "dataset",
+    "model",
+    "cells",
+    "seed",
+    "epochs_run",
+    "train_seconds",
+    "seconds_per_epoch_median",
+    "eval_seconds",
+    "max_rss_mb",
+    "device",
+]
+
+
+def timing_table(metrics: list[dict], benchmarks: Path | None = None) -> pd.DataFrame:
+    rows = []
+    for m in metrics:
+        row = {k: m.get(k) for k in COLUMNS}
+        row["max_rss_mb"] = None
+        if benchmarks is not None:
+            stem = f"{m['dataset']}/{m['model']}_c{m['cells']}_s{m['seed']}.tsv"
+            tsv = Path(benchmarks) / "train" / stem
+            if tsv.exists():
+                row["max_rss_mb"] = float(pd.read_csv(tsv, sep="\t")["max_rss"].max())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values(["dataset", "model", "cells", "seed"])
+
+
+def write_timing(metrics: list[dict], out_dir: Path, benchmarks: Path | None = None) -> None:
+    table = timing_table(metrics, benchmarks)
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / "timing.csv", table.to_csv(index=False, lineterminator="\n"))
+    total_h = table["train_seconds"].fillna(0).sum() / 3600
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Compute</title>"
+        "<style>body{font-family:sans-serif;font-size:13px}td,th{padding:2px 8px}"
+        "td{text-align:right}</style></head><body>"
+        f"<p><b>Compute per run.</b> {len(table)} runs, {total_h:.2f} h of training in all. "
+        "Seconds per epoch is the median over the run's epochs; memory is the peak resident "
+        "size of the training job (Snakemake benchmark).</p>"
+        + table.to_html(
+            index=False, float_format=lambda v: f"{v:.3f}", na_rep="", escape=True, border=0
+        )
+        + "</body></html>\n"
+    )
+    atomic_write_text(out_dir / "timing.html", page)
