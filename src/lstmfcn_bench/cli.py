@@ -110,13 +110,121 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
     from .stats import write_stats
-    from .tables import headline, write_tables
+    from .tables import headline, load_metrics, write_tables
+    from .timing import write_timing
 
     summary = write_tables(args.metrics, args.out)
     write_stats(summary, args.out)
+    write_timing(load_metrics(args.metrics)[0], args.out, args.benchmarks)
     for model, h in headline(summary).items():
         print(f"{model}: {h}")
     print(f"tables -> {args.out}/summary.csv, {args.out}/summary.html, {args.out}/stats.csv")
+
+
+def _saved(kind: str, paths) -> None:
+    png, svg = paths
+    print(f"{kind} -> {png}, {svg}")
+
+
+def cmd_cam(args: argparse.Namespace) -> None:
+    from .cam import cam_figure, check_model_fits
+    from .dataset import load
+    from .evaluation import load_checkpoint
+    from .figures import save_figure
+
+    dataset = load(args.dataset, args.root)
+    model = load_checkpoint(args.model_path)
+    check_model_fits(model, dataset, args.model_path)
+    fig = cam_figure(model, dataset, classes=args.classes, samples=args.samples, split=args.split)
+    _saved("class activation maps", save_figure(fig, args.out))
+
+
+def cmd_context(args: argparse.Namespace) -> None:
+    from .attention import find_attention_layer
+    from .cam import check_model_fits
+    from .context import context_figure, parse_limit
+    from .dataset import load
+    from .errors import LstmfcnError
+    from .evaluation import load_checkpoint
+    from .figures import save_figure
+
+    limit = parse_limit(args.limit)
+    dataset = load(args.dataset, args.root)
+    model = load_checkpoint(args.model_path)
+    try:
+        find_attention_layer(model)
+    except LstmfcnError:
+        raise LstmfcnError(
+            f"{args.model_path} has no attention LSTM (it is an LSTM-FCN): the context figure "
+            "needs an ALSTM-FCN checkpoint"
+        ) from None
+    check_model_fits(model, dataset, args.model_path)
+    fig = context_figure(model, dataset, classwise=args.classwise, limit=limit)
+    _saved("context", save_figure(fig, args.out))
+
+
+def cmd_curves(args: argparse.Namespace) -> None:
+    from .figures import curves_figure, save_figure
+
+    _saved("training curves", save_figure(curves_figure(args.history, args.info), args.out))
+
+
+def cmd_scatter(args: argparse.Namespace) -> None:
+    from .figures import save_figure, scatter_figure
+
+    fig = scatter_figure(args.summary, threshold=args.threshold / 100)
+    _saved("accuracy scatter", save_figure(fig, args.out))
+
+
+def _add_figure_parsers(sub) -> None:
+    """The figure subcommands: each writes FIG.png and FIG.svg beside it."""
+    c = sub.add_parser("cam", help="class activation maps of a checkpoint, one panel per class")
+    c.add_argument("model_path", metavar="MODEL.keras", type=Path)
+    c.add_argument("--dataset", required=True)
+    c.add_argument("--out", type=Path, required=True, help="FIG.png (FIG.svg is written too)")
+    c.add_argument(
+        "--classes", nargs="+", default=None, metavar="LABEL", help="class labels (default: all)"
+    )
+    c.add_argument("--samples", type=int, default=1, help="series drawn per class (default 1)")
+    c.add_argument("--split", default="train", choices=("train", "test"))
+    c.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
+    c.set_defaults(func=cmd_cam)
+
+    x = sub.add_parser("context", help="attention weights and context of an ALSTM-FCN")
+    x.add_argument("model_path", metavar="MODEL.keras", type=Path)
+    x.add_argument("--dataset", required=True)
+    x.add_argument("--out", type=Path, required=True, help="FIG.png (FIG.svg is written too)")
+    x.add_argument("--classwise", action="store_true", help="one row of panels per class")
+    x.add_argument(
+        "--limit",
+        default="1",
+        metavar="N|all",
+        help="samples per class (--classwise) or per split; 'all' draws every sample (default 1)",
+    )
+    x.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
+    x.set_defaults(func=cmd_context)
+
+    u = sub.add_parser("curves", help="training curves of one run from its history CSV")
+    u.add_argument("history", metavar="HISTORY.csv", type=Path)
+    u.add_argument("--out", type=Path, required=True, help="FIG.png (FIG.svg is written too)")
+    u.add_argument(
+        "--info",
+        type=Path,
+        default=None,
+        help="the run's _train.json (default: next to the history) for the kept epoch",
+    )
+    u.set_defaults(func=cmd_curves)
+
+    s = sub.add_parser("scatter", help="our selected accuracy against the published one")
+    s.add_argument("summary", metavar="SUMMARY.csv", type=Path)
+    s.add_argument("--out", type=Path, required=True, help="FIG.png (FIG.svg is written too)")
+    s.add_argument(
+        "--threshold",
+        type=float,
+        default=5.0,
+        help="name the datasets whose |ours - published| exceeds this many points (default 5)",
+    )
+    s.set_defaults(func=cmd_scatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,7 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("aggregate", help="results table and statistics from metrics JSONs")
     a.add_argument("metrics", nargs="+", type=Path, metavar="METRICS.json")
     a.add_argument("--out", type=Path, default=Path("results/tables"))
+    a.add_argument(
+        "--benchmarks",
+        type=Path,
+        default=None,
+        help="folder of the workflow's benchmark files (adds memory to timing.csv)",
+    )
     a.set_defaults(func=cmd_aggregate)
+
+    _add_figure_parsers(sub)
 
     return p
 
