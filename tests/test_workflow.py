@@ -84,6 +84,10 @@ def test_paper_dag_builds_without_data(tmp_path):
         "evaluate": 510,
         "aggregate": 1,
         "all": 1,
+        "cam": 170,
+        "context": 85,
+        "curves": 510,
+        "scatter": 1,
     }
     assert "results/models/FiftyWords/alstmfcn_c128_s0.keras" in out
 
@@ -141,6 +145,16 @@ def test_end_to_end_outputs(tiny_run):
     gp = summary.set_index("dataset").loc["GunPoint"]
     assert gp["LSTM-FCN"] == 1.0  # the published number sits beside ours
     assert "too few datasets" in (wd / "results/tables/stats.csv").read_text()
+    figures = [
+        "scatter.png",
+        "GunPoint/cam_lstmfcn.png",
+        "GunPoint/cam_alstmfcn.png",
+        "GunPoint/context_alstmfcn.png",
+        "ItalyPowerDemand/curves_alstmfcn_c8_s0.png",
+    ]
+    for fig in figures:
+        png = wd / "results/figures" / fig
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.with_suffix(".svg").exists()
 
 
 @pytest.mark.slow
@@ -155,7 +169,16 @@ def test_rerun_touches_only_what_is_stale(tiny_run):
 
     # One dataset's override: only its runs retrain.
     out = dry(overrides={"GunPoint": {"epochs": 4}})
-    assert jobs(out) == {"train": 2, "evaluate": 2, "aggregate": 1, "all": 1}
+    assert jobs(out) == {
+        "train": 2,
+        "evaluate": 2,
+        "aggregate": 1,
+        "all": 1,
+        "cam": 2,
+        "context": 1,
+        "curves": 2,
+        "scatter": 1,
+    }
     assert all("/GunPoint/" in o for o in planned(out, "train"))
 
     # A new seed: only the new runs.
@@ -168,13 +191,13 @@ def test_rerun_touches_only_what_is_stale(tiny_run):
     assert jobs(out)["fetch_dataset"] == 1 and jobs(out)["train"] == 2
     assert all("/ArrowHead/" in o for o in planned(out, "train"))
 
-    # Editing a downstream rule reruns that rule and no training.
-    rules = wd / "workflow/rules/aggregate.smk"
+    # Editing a figure rule reruns that figure and no training.
+    rules = wd / "workflow/rules/figures.smk"
     original = rules.read_text()
     try:
-        rules.write_text(original.replace("> {log} 2>&1", "--out results/tables > {log} 2>&1"))
+        rules.write_text(original.replace("--samples 2", "--samples 3"))
         out = dry()
-        assert "train" not in jobs(out) and jobs(out)["aggregate"] == 1
+        assert jobs(out) == {"cam": 4, "all": 1}
     finally:
         rules.write_text(original)
 
@@ -184,7 +207,19 @@ def test_report_renders_the_results_table(tiny_run):
     wd = tiny_run
     snakemake(wd, "--report", "reports/report.html", "--configfile", str(wd / "tiny.yaml"))
     html = (wd / "reports/report.html").read_text()
-    assert "summary.html" in html and "cd_diagram.png" in html
+    for item in (
+        "summary.html",
+        "stats.html",
+        "cd_diagram.png",
+        "timing.html",
+        "scatter.png",
+        "cam_lstmfcn.png",
+        "context_alstmfcn.png",
+        "curves_alstmfcn_c8_s0.png",
+    ):
+        assert item in html, item
+    for category in ("Class activation maps", "Attention context", "Training curves"):
+        assert category in html
 
 
 @pytest.mark.slow
@@ -223,7 +258,8 @@ def test_report_table_renders_in_headless_chromium(tiny_run, tmp_path):
         wait = WebDriverWait(browser, 30)
         wait.until(ec.element_to_be_clickable((By.XPATH, "//span[text()='1. Results table']")))
         browser.find_element(By.XPATH, "//span[text()='1. Results table']").click()
-        wait.until(ec.element_to_be_clickable((By.XPATH, "//a[@iconname='eye']"))).click()
+        eye = "//tr[td[contains(., 'summary.html')]]//a[@iconname='eye']"
+        wait.until(ec.element_to_be_clickable((By.XPATH, eye))).click()
         wait.until(ec.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
         table = wait.until(ec.presence_of_element_located((By.TAG_NAME, "table")))
         text = table.text

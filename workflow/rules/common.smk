@@ -34,11 +34,28 @@ def get_history_files():
 
 
 def get_final_outputs():
+    figures = [f"results/figures/{d}/cam_{m}.png" for d in PLAN.datasets for m in PLAN.models]
+    if "alstmfcn" in PLAN.models:
+        figures += [f"results/figures/{d}/context_alstmfcn.png" for d in PLAN.datasets]
+    figures += run_paths("results/figures/{dataset}/curves_{model}_c{cells}_s{seed}.png")
     return [
         "results/tables/summary.html",
         "results/tables/stats.html",
         "results/tables/timing.html",
+        "results/figures/scatter.png",
+        *figures,
     ]
+
+
+def get_figure_run_file(suffix, model=None):
+    """CAM and context figures draw the first configured cells and seed of each dataset."""
+    cells, seed = PLAN.cells[0], PLAN.seeds[0]
+
+    def files(wildcards):
+        m = model or wildcards.model
+        return f"results/models/{wildcards.dataset}/{m}_c{cells}_s{seed}{suffix}"
+
+    return files
 
 
 def get_dataset_files(wildcards):
