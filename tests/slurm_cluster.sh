@@ -6,7 +6,10 @@
 #                                   (bounded) until the node is idle; on failure print the logs
 #   tests/slurm_cluster.sh status   daemons, sinfo, squeue (exit 0 when the node answers)
 #   tests/slurm_cluster.sh stop     cancel jobs, stop the daemons, remove the config and state
+#                                   (once every `start` has had its `stop`; `stop --force`: now)
 #
+# Test sessions running at the same time share the cluster: start/stop hold a lock, and each
+# start counts one user; the last stop tears down.
 # The node has all CPUs of this machine (nproc), its memory (free -m) minus a headroom, and one
 # GPU GRES backed by a placeholder device file (no real GPU: a job asking --gpus=1 gets
 # CUDA_VISIBLE_DEVICES=0). No cgroups (proctrack/linuxproc, task/none), no accounting database
@@ -26,6 +29,8 @@ STATE_DIR=/var/spool/lstmfcn-slurm  # slurmctld state and slurmd spool
 LOG_DIR=/var/log/lstmfcn-slurm
 NODE=localhost
 PARTITION=debug
+LOCK=/run/lstmfcn-slurm.lock
+USERS=/run/lstmfcn-slurm.users      # how many started sessions have not stopped yet
 TIMEOUT=${SLURM_TEST_TIMEOUT:-60}
 HEADROOM_MB=${SLURM_TEST_MEM_HEADROOM_MB:-1024}
 
@@ -33,6 +38,14 @@ say() { echo "slurm_cluster: $*" >&2; }
 cannot() { say "cannot set up a cluster here: $*"; exit 3; }
 
 ours() { [ -f "$CONF_DIR/slurm.conf" ] && grep -qF "$MARKER" "$CONF_DIR/slurm.conf"; }
+
+users() { cat "$USERS" 2>/dev/null || echo 0; }
+
+# (the daemons are started with fd 9 closed, so they do not inherit the lock)
+lock() {
+    exec 9>"$LOCK"
+    flock -w 900 9 || { say "could not take $LOCK"; exit 1; }
+}
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -85,7 +98,7 @@ start_munge() {
     mkdir -p /run/munge /var/log/munge /var/lib/munge
     chown munge:munge /run/munge /var/log/munge /var/lib/munge
     chmod 0755 /run/munge
-    su -s /bin/sh munge -c /usr/sbin/munged || { say "munged did not start"; show_logs; exit 1; }
+    su -s /bin/sh munge -c /usr/sbin/munged 9>&- || { say "munged did not start"; show_logs; exit 1; }
     for _ in $(seq 1 20); do
         munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && return 0
         sleep 0.5
@@ -133,12 +146,12 @@ ReturnToService=2
 # show job) for MinJobAge seconds
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
-AccountingStorageTRES=gres/gpu
 MinJobAge=600
 GresTypes=gpu
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2
-MessageTimeout=30
+MpiDefault=none
+MailProg=/bin/true
 KillWait=10
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
@@ -153,12 +166,19 @@ EOF
 
 node_state() { sinfo -h -N -n "$NODE" -o %T 2>/dev/null | head -n 1; }
 
-wait_idle() {
+# Ready: the node answers and takes jobs (idle, or busy with another session's jobs).
+wait_ready() {
     local deadline=$((SECONDS + TIMEOUT)) state="" resumed=""
     while [ "$SECONDS" -lt "$deadline" ]; do
+        for d in slurmctld slurmd; do
+            # (the pid file appears once the daemon has forked)
+            if [ -f "$RUN_DIR/$d.pid" ] && ! pid_alive "$RUN_DIR/$d.pid"; then
+                say "$d died"; show_logs; return 1
+            fi
+        done
         state=$(node_state)
         case "$state" in
-        idle) return 0 ;;
+        idle | mixed | allocated | completing) return 0 ;;
         down* | drain* | inval*)
             if [ -z "$resumed" ]; then
                 scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 || true
@@ -168,7 +188,7 @@ wait_idle() {
         esac
         sleep 1
     done
-    say "node $NODE not idle after ${TIMEOUT}s (state: ${state:-no answer})"
+    say "node $NODE not ready after ${TIMEOUT}s (state: ${state:-no answer})"
     show_logs
     return 1
 }
@@ -179,9 +199,11 @@ start() {
         cannot "$CONF_DIR/slurm.conf exists and was not written by this script"
     fi
     install_packages
+    lock
     if ours && pid_alive "$RUN_DIR/slurmctld.pid" && pid_alive "$RUN_DIR/slurmd.pid"; then
-        say "already running"
-        wait_idle || exit 1
+        wait_ready || exit 1
+        echo $(($(users) + 1)) >"$USERS"
+        say "already running; now used by $(users) session(s)"
         return 0
     fi
     stop_daemons
@@ -190,9 +212,10 @@ start() {
     rm -rf "${STATE_DIR:?}/ctld/"* "${STATE_DIR:?}/d/"*
     : >"$LOG_DIR/slurmctld.log"
     : >"$LOG_DIR/slurmd.log"
-    slurmctld -c || { say "slurmctld did not start"; show_logs; exit 1; }
-    slurmd -N "$NODE" || { say "slurmd did not start"; show_logs; exit 1; }
-    wait_idle || exit 1
+    slurmctld -c 9>&- || { say "slurmctld did not start"; show_logs; exit 1; }
+    slurmd -N "$NODE" 9>&- || { say "slurmd did not start"; show_logs; exit 1; }
+    wait_ready || exit 1
+    echo 1 >"$USERS"
     say "up: $(sinfo -h -o '%P %D %T %c CPUs %m MB %G')"
 }
 
@@ -227,8 +250,16 @@ stop() {
         say "$CONF_DIR/slurm.conf was not written by this script: leaving it alone"
         exit 0
     fi
+    lock
+    local left=$(($(users) - 1))
+    if [ "${1:-}" != --force ] && [ "$left" -gt 0 ]; then
+        echo "$left" >"$USERS"
+        say "still used by $left other session(s): left running (stop --force stops it)"
+        return 0
+    fi
     stop_daemons
     stop_pid /run/munge/munged.pid
+    rm -f "$USERS"
     rm -f "$CONF_DIR/slurm.conf" "$CONF_DIR/gres.conf"
     rm -rf "$RUN_DIR" "$STATE_DIR"
     say "stopped (logs kept in $LOG_DIR)"
@@ -249,10 +280,10 @@ status() {
 
 case "${1:-}" in
 start) start ;;
-stop) stop ;;
+stop) stop "${2:-}" ;;
 status) status ;;
 *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop [--force]|status" >&2
     exit 2
     ;;
 esac
