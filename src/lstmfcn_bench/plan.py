@@ -16,7 +16,7 @@ MODEL_NAMES = ("lstmfcn", "alstmfcn")
 
 #: Per-preset defaults. `demo` fits ~10 minutes on 2 CPU cores; the others are the paper's.
 PRESET_DEFAULTS: dict[str, dict] = {
-    "demo": {"epochs": 500, "cells": [8], "seeds": [0]},
+    "demo": {"epochs": 1000, "cells": [8], "seeds": [0]},
     "ucr85": {"epochs": 2000, "cells": [8, 64, 128], "seeds": [0]},
     "ucr128": {"epochs": 2000, "cells": [8, 64, 128], "seeds": [0]},
 }
