@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one proces
     fcntl = None  # type: ignore[assignment]
 
 from . import __version__
+from .atomic import sha256_file
 from .errors import ArchiveError, ChecksumError, ConfigError, DownloadError, LstmfcnError
 from .registry import ALIASES_2015
 
@@ -295,7 +296,7 @@ def _reuse_raw(cache_dir: Path, name: str, plan: _Plan, sha256: str | None) -> R
         if meta.get("stamp") != plan.stamp:
             return None  # the local archive was replaced
         for fname, digest in meta["files"].items():
-            if _sha256_file(d / fname) != digest:
+            if sha256_file(d / fname) != digest:
                 return None
         return RawFiles(
             name,
@@ -323,7 +324,7 @@ def _prepare(
                 raise
         elif plan.kind == "zip":
             assert plan.path is not None
-            digest = _sha256_file(plan.path)
+            digest = sha256_file(plan.path)
             _check_digest(plan.source, digest, plan.path.stat().st_size, plan, sha256)
             layout, members = _extract(plan.path, name, tmp, password, progress, plan.origin)
         else:
@@ -346,7 +347,7 @@ def _prepare(
             "stamp": plan.stamp,
             "train": members["TRAIN"],
             "test": members["TEST"],
-            "files": {m: _sha256_file(tmp / m) for m in (members["TRAIN"], members["TEST"])},
+            "files": {m: sha256_file(tmp / m) for m in (members["TRAIN"], members["TEST"])},
         }
         (tmp / MANIFEST).write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
         final = cache_dir / "raw" / name
@@ -522,7 +523,7 @@ def _cached_download(
     with _locked(lock):
         recorded = _read_sidecar(dest)
         if dest.exists():
-            actual = _sha256_file(dest)
+            actual = sha256_file(dest)
             if recorded != actual:  # corrupted or half-written entry: drop it, fetch again
                 if progress:
                     print(f"cached {dest} is corrupt; downloading again", file=sys.stderr)
@@ -655,10 +656,6 @@ def _check_digest(label: str, digest: str, size: int, plan: _Plan, sha256: str |
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def _sha256_file(path: Path) -> str:
-    return _sha256_files([path])
 
 
 def _sha256_files(paths: Iterable[Path]) -> str:
