@@ -174,7 +174,9 @@ def work_peak(reps: int) -> dict:
     return {"tf_gflops": tf_rates, "numpy_gflops": np_rates, "other_load": load}
 
 
-def work_ours(n: int, T: int, epochs: int, warmup: int, xla: bool | None) -> dict:
+def work_ours(
+    n: int, T: int, epochs: int, warmup: int, xla: bool | None, tf32: bool = False
+) -> dict:
     import keras
     import numpy as np
 
@@ -185,7 +187,7 @@ def work_ours(n: int, T: int, epochs: int, warmup: int, xla: bool | None) -> dic
 
     if xla is not None:  # override the project's choice, for --backend-compare only
         runtime.jit_compile_setting = lambda: xla
-    runtime.configure()  # as the CLI does: one intra-op pool over all cores
+    runtime.configure(tf32=tf32)  # as the CLI does: one intra-op pool over all cores
     X, y = make_data(n, T)
     meta = {"n_classes": 2, "classes": ["0", "1"], "data_sha256": f"bench-{n}x{T}"}
     lengths = np.full(n, T)

@@ -78,7 +78,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
     config.validate()  # before anything is read or written
     dataset = load(args.name, args.root)
-    runtime.configure(args.threads, deterministic=args.deterministic)
+    runtime.configure(args.threads, deterministic=args.deterministic, tf32=args.tf32)
     out = args.out / f"{run_name(config.model, config.cells, config.seed)}.keras"
     print(
         f"training {config.model} (cells {config.cells}, seed {config.seed}) on {dataset.name}: "
@@ -96,10 +96,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from . import runtime
     from .dataset import load
     from .evaluation import evaluate, write_metrics
 
     dataset = load(args.dataset, args.root)
+    runtime.configure()  # full fp32 on GPUs, GPU memory shared with other jobs
     metrics = evaluate(args.model_path, dataset)
     write_metrics(metrics, args.out)
     print(
@@ -306,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--deterministic",
         action="store_true",
         help="deterministic ops (bit-identical reruns on CPU; may be slower)",
+    )
+    t.add_argument(
+        "--tf32",
+        action="store_true",
+        help="allow TF32 tensor-core maths on GPUs that have it (faster; default: full fp32)",
     )
     t.add_argument("--log-every", type=int, default=1, help="print one line every N epochs")
     t.set_defaults(func=cmd_train)

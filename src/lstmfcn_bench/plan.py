@@ -45,6 +45,8 @@ class Plan:
     seeds: list[int]
     train: dict[str, dict]  # dataset -> resolved training settings
     runs: list[Run] = field(default_factory=list)
+    gpu: bool = False  # training jobs ask for a `gpu` resource
+    tf32: bool = False  # TF32 tensor-core maths allowed in training (else full fp32)
 
 
 def _positive_int(key: str, value, minimum: int = 1) -> int:
@@ -133,9 +135,13 @@ def make_plan(config: dict) -> Plan:
         settings = dict(base)
         for key, value in canonical_overrides.get(d, {}).items():
             settings[key] = (
-                value if key == "shuffle" else _positive_int(f"overrides.{d}.{key}", value)
+                _flag(f"overrides.{d}.shuffle", value)
+                if key == "shuffle"
+                else _positive_int(f"overrides.{d}.{key}", value)
             )
         train[d] = settings
 
     runs = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
-    return Plan(datasets, list(models), cells, seeds, train, runs)
+    gpu = _flag("gpu", config.get("gpu", False))
+    tf32 = _flag("tf32", config.get("tf32", False))
+    return Plan(datasets, list(models), cells, seeds, train, runs, gpu=gpu, tf32=tf32)

@@ -15,15 +15,26 @@ from importlib import metadata
 import numpy as np
 
 _configured = False
+_tf32 = False
+
+# Several small training jobs share one GPU (the workflow's `gpu` resource counts slots):
+# without these, JAX takes 75 % of the GPU's memory and TensorFlow all of it in the first job.
+GPU_SHARING_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
-def configure(threads: int | None = None, deterministic: bool = False) -> None:
-    """Thread pools and determinism, set once before the backend runs its first op.
+def configure(threads: int | None = None, deterministic: bool = False, tf32: bool = False) -> None:
+    """Thread pools, determinism and GPU precision, set once before the backend's first op.
 
     On a small CPU machine the default inter-op pool oversubscribes the cores; one
     intra-op pool of `threads` (default: all cores) is what these models want.
+
+    `tf32=False` (the default) keeps convolutions and matmuls in full fp32 on GPUs with
+    tensor cores, as the paper's 2017 GPUs computed; every backend would otherwise use TF32
+    (a 10-bit mantissa) there. It changes nothing on a CPU.
     """
-    global _configured
+    global _configured, _tf32
+    for key, value in GPU_SHARING_ENV.items():
+        os.environ.setdefault(key, value)
     import keras
 
     backend = keras.backend.backend()
@@ -35,15 +46,27 @@ def configure(threads: int | None = None, deterministic: bool = False) -> None:
         with contextlib.suppress(RuntimeError):
             tf.config.threading.set_intra_op_parallelism_threads(n)
             tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
+        tf.config.experimental.enable_tensor_float_32_execution(tf32)
         if deterministic:
             tf.config.experimental.enable_op_determinism()
+    elif backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", None if tf32 else "highest")
     elif backend == "torch":
         import torch
 
         torch.set_num_threads(n)
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
         if deterministic:
             torch.use_deterministic_algorithms(True)
-    _configured = True
+    _configured, _tf32 = True, tf32
+
+
+def precision() -> str:
+    """How convolutions and matmuls compute on an accelerator: 'fp32' or 'tf32-allowed'."""
+    return "tf32-allowed" if _tf32 else "fp32"
 
 
 def jit_compile_setting() -> bool | str:

@@ -376,6 +376,7 @@ def train(
         "resumed_from_epoch": resumed_from,
         "backend": keras.backend.backend(),
         "device": runtime.device_description(),
+        "precision": runtime.precision(),
         "versions": runtime.versions(),
     }
     atomic_write_text(info_path_for(model_path), json.dumps(info, indent=2) + "\n")

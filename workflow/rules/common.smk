@@ -70,6 +70,6 @@ def get_train_setting(key):
 
 def get_train_resources():
     resources = {"mem_mb": config["mem_mb"], "runtime": config["runtime_min"]}
-    if config["gpu"]:
+    if PLAN.gpu:
         resources["gpu"] = 1
     return resources

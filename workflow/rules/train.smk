@@ -15,6 +15,7 @@ rule train:
         patience=get_train_setting("patience"),
         checkpoint_every=get_train_setting("checkpoint_every"),
         shuffle=lambda wildcards: "" if PLAN.train[wildcards.dataset]["shuffle"] else "--no-shuffle",
+        tf32="--tf32" if PLAN.tf32 else "",
     conda:
         "../../envs/train.yaml"
     threads: config["threads"]
@@ -26,5 +27,5 @@ rule train:
         "lstmfcn train {wildcards.dataset} --model {wildcards.model} --cells {wildcards.cells} "
         "--seed {wildcards.seed} --epochs {params.epochs} --batch-size {params.batch_size} "
         "--patience {params.patience} --checkpoint-every {params.checkpoint_every} "
-        "{params.shuffle} --threads {threads} --log-every 10 --root results/data "
+        "{params.shuffle} {params.tf32} --threads {threads} --log-every 10 --root results/data "
         "--out results/models/{wildcards.dataset} > {log} 2>&1"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The GPU checks, as run on a lent GPU machine (H100/H200 with JAX and PyTorch, no TensorFlow).
+#
+#   bash bench/gpu_session.sh smoke   # CLI train + evaluate of ALSTM-FCN on GunPoint under JAX
+#   bash bench/gpu_session.sh bench   # bench/bench_gpu.py: our loop vs Keras fit, fp32 and TF32
+#   bash bench/gpu_session.sh repro   # the workflow on the demo datasets, gpu=true, cells
+#                                     # 8/64/128 x 3 seeds x 2000 epochs, 14 jobs sharing the GPU
+#
+# TensorFlow cannot travel there, so Keras runs on KERAS_BACKEND=jax. Keras, Snakemake, their
+# dependencies missing there and this package travel as wheels in .whl/ (built here with
+# `pip download --no-deps --only-binary=:all: --python-version 3.12 ...` and
+# `pip wheel --no-deps -w .whl .`). Results go to $OUT (default results/gpu).
+set -uo pipefail
+stage=${1:?usage: gpu_session.sh smoke|bench|repro}
+OUT=${OUT:-results/gpu}
+mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+export TF_CPP_MIN_LOG_LEVEL=2
+
+case "$stage" in
+smoke)
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/nvidia-smi.txt"
+    lstmfcn fetch GunPoint --root results/data || exit 1
+    lstmfcn train GunPoint --model alstmfcn --epochs 300 --seed 0 --log-every 50 \
+        --root results/data --out results/smoke 2>&1 | tee "$OUT/smoke_train.log" || exit 1
+    lstmfcn evaluate results/smoke/alstmfcn_c8_s0.keras --dataset GunPoint --root results/data \
+        --out "$OUT/smoke_metrics.json" || exit 1
+    cp results/smoke/alstmfcn_c8_s0_train.json "$OUT/smoke_train.json"
+    ;;
+bench)
+    python3 bench/bench_gpu.py --out "$OUT/gpu.csv" 2>&1 | tee "$OUT/bench_gpu.log"
+    ;;
+repro)
+    start=$(date +%s)
+    timeout "${REPRO_TIMEOUT:-420}" snakemake --cores 16 --resources gpu=14 -q \
+        --config gpu=true threads=1 epochs=2000 'seeds=[0,1,2]' 'cells=[8,64,128]' \
+        2>&1 | tee "$OUT/repro_snakemake.log"
+    echo "workflow: $(($(date +%s) - start)) s, exit ${PIPESTATUS[0]}" | tee -a "$OUT/repro_snakemake.log"
+    # Everything but the checkpoints (the tables, metrics, histories, logs, figures).
+    tar czf "$OUT/repro.tar.gz" --exclude='*.keras' --exclude='*.resume.npz' \
+        results/tables results/metrics results/models results/logs results/benchmarks \
+        results/figures 2>/dev/null
+    ls -la "$OUT"
+    ;;
+*)
+    echo "unknown stage $stage" >&2
+    exit 2
+    ;;
+esac
