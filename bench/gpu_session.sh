@@ -34,10 +34,14 @@ bench)
     ;;
 repro)
     start=$(date +%s)
+    # 14 jobs share the GPU: cap each JAX process's memory pool (its autotuner otherwise keeps
+    # tens of GiB of scratch per process and the later jobs find the GPU full).
+    export XLA_PYTHON_CLIENT_MEM_FRACTION=0.06
     timeout "${REPRO_TIMEOUT:-420}" snakemake --cores 16 --resources gpu=14 -q \
         --config gpu=true threads=1 epochs=2000 'seeds=[0,1,2]' 'cells=[8,64,128]' \
-        2>&1 | tee "$OUT/repro_snakemake.log"
-    echo "workflow: $(($(date +%s) - start)) s, exit ${PIPESTATUS[0]}" | tee -a "$OUT/repro_snakemake.log"
+        ${REPRO_CONFIG:-} > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's
+    # children would hold it open past the timeout
+    echo "workflow: $(($(date +%s) - start)) s, exit $?" | tee -a "$OUT/repro_snakemake.log"
     # Everything but the checkpoints (the tables, metrics, histories, logs, figures).
     tar czf "$OUT/repro.tar.gz" --exclude='*.keras' --exclude='*.resume.npz' \
         results/tables results/metrics results/models results/logs results/benchmarks \
