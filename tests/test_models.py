@@ -92,7 +92,12 @@ def expected_architecture(attention: bool, cells: int, shuffle: bool, length=T, 
     for block, (filters, kernel) in enumerate(((128, 8), (256, 5), (128, 3)), start=1):
         shape = (None, length, filters)
         spec[f"conv{block}"] = ("Conv1D", shape, conv_params(kernel, channels, filters), [previous])
-        spec[f"bn{block}"] = ("BatchNormalization", shape, bn_params(filters), [f"conv{block}"])
+        spec[f"bn{block}"] = (
+            "FusedBatchNormalization",
+            shape,
+            bn_params(filters),
+            [f"conv{block}"],
+        )
         spec[f"relu{block}"] = ("Activation", shape, 0, [f"bn{block}"])
         previous, channels = f"relu{block}", filters
     spec["gap"] = ("GlobalAveragePooling1D", (None, 128), 0, ["relu3"])
@@ -221,6 +226,48 @@ def test_layer_settings(builder):
         assert conv["kernel_initializer"]["class_name"] == "HeUniform"
         assert model.get_layer(f"relu{block}").get_config()["activation"] == "relu"
     assert model.get_layer("permute").get_config()["dims"] == (2, 1)
+
+
+def _bn_pass(layer, x, upstream):
+    """Training-mode output, gradients (input, gamma, beta), moving stats, inference output."""
+    import tensorflow as tf
+
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        s = tf.reduce_sum(y * upstream)
+    grads = tape.gradient(s, [x, layer.gamma, layer.beta])
+    return [
+        y.numpy(),
+        *(g.numpy() for g in grads),
+        layer.moving_mean.numpy(),
+        layer.moving_variance.numpy(),
+        layer(x, training=False).numpy(),
+    ]
+
+
+def test_fused_batch_norm_is_keras_batch_norm():
+    """Output, gradients and moving statistics equal Keras's own BatchNormalization's,
+    the moving variance included (the fused kernel's is unbiased; Keras's is not)."""
+    from lstmfcn_bench.batchnorm import FusedBatchNormalization
+
+    rng = np.random.default_rng(0)
+    x = (3 * rng.standard_normal((16, 37, 8)) + 1).astype("float32")
+    upstream = rng.standard_normal(x.shape).astype("float32")
+    gamma, beta = rng.standard_normal((2, 8)).astype("float32")
+    results = []
+    for layer in (keras.layers.BatchNormalization(), FusedBatchNormalization()):
+        layer.build(x.shape)
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+        results.append(_bn_pass(layer, x, upstream))
+    names = ["output", "d/dx", "d/dgamma", "d/dbeta", "moving mean", "moving var", "inference"]
+    for name, ours, keras_bn in zip(names, *results, strict=True):
+        np.testing.assert_allclose(ours, keras_bn, rtol=1e-5, atol=1e-5, err_msg=name)
+    # Not vacuous: the moving variance moved, and by the biased batch variance.
+    biased = x.reshape(-1, 8).var(axis=0)
+    np.testing.assert_allclose(results[1][5], 0.99 + 0.01 * biased, rtol=1e-6)
 
 
 def test_outputs_are_probabilities():

@@ -18,7 +18,7 @@ def load_checkpoint(path: Path):
     """Load a `.keras` file in safe mode (no arbitrary code), or say clearly why not."""
     import keras
 
-    from . import attention, losses  # noqa: F401  (registers the custom classes)
+    from . import attention, batchnorm, losses  # noqa: F401  (registers the custom classes)
 
     path = Path(path)
     if not path.is_file():

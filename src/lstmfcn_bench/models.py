@@ -17,6 +17,7 @@ import numpy as np
 from keras import layers
 
 from lstmfcn_bench.attention import AttentionLSTM
+from lstmfcn_bench.batchnorm import FusedBatchNormalization
 from lstmfcn_bench.errors import ConfigError
 
 MODEL_NAMES = ("lstmfcn", "alstmfcn")
@@ -55,7 +56,8 @@ def _fcn_branch(series, shuffle: bool):
             kernel_initializer="he_uniform",
             name=f"conv{block}",
         )(x)
-        x = layers.BatchNormalization(name=f"bn{block}")(x)
+        # Keras's BN maths; TensorFlow's fused kernel in training (batchnorm.py).
+        x = FusedBatchNormalization(name=f"bn{block}")(x)
         x = layers.Activation("relu", name=f"relu{block}")(x)
     return layers.GlobalAveragePooling1D(name="gap")(x)
 

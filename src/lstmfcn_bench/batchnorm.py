@@ -1,0 +1,62 @@
+"""Keras's BatchNormalization, trained with TensorFlow's fused kernel on the TF backend.
+
+Keras 3 computes BN in training as separate ops (moments, then normalise), several passes
+over (batch, T, channels) forward and more backward; on a CPU that was the largest cost of an
+LSTM-FCN epoch after the convolutions (bench/README.md, "Where our epoch goes"). TensorFlow's
+FusedBatchNormV3 does the same maths in one kernel each way.
+
+Same maths as `keras.layers.BatchNormalization` (its subclass, same weights and config):
+the output is normalised with the batch's biased variance in both. Only the moving-variance
+update differs: the fused op returns the unbiased (Bessel-corrected) batch variance for it,
+Keras uses the biased one, so it is scaled back by (m - 1) / m, m = batch × T. Inference, the
+other backends, masks and other input ranks use Keras's own code.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+@keras.saving.register_keras_serializable(package="lstmfcn_bench")
+class FusedBatchNormalization(layers.BatchNormalization):
+    def _fused_applies(self, inputs, training, mask) -> bool:
+        return (
+            bool(training)
+            and self.trainable
+            and mask is None
+            and keras.backend.backend() == "tensorflow"
+            and len(inputs.shape) == 3
+            and self.axis in (-1, 2)
+            and self.scale
+            and self.center
+            and not self.renorm
+            and not self.synchronized
+            and inputs.dtype == "float32"
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fused_applies(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        x = tf.expand_dims(inputs, 1)  # (batch, 1, T, C): the kernel wants NHWC
+        empty = tf.constant([], dtype=tf.float32)
+        y, mean, unbiased_var, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=x,
+            scale=self.gamma,
+            offset=self.beta,
+            mean=empty,
+            variance=empty,
+            epsilon=self.epsilon,
+            exponential_avg_factor=1.0,
+            data_format="NHWC",
+            is_training=True,
+        )
+        m = tf.cast(tf.shape(inputs)[0] * tf.shape(inputs)[1], tf.float32)
+        variance = unbiased_var * tf.maximum(m - 1.0, 0.0) / m
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(
+            self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+        )
+        return tf.squeeze(y, 1)
