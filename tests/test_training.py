@@ -364,3 +364,23 @@ def test_training_runs_on_the_jax_backend(tmp_path, data_root):
     assert done.returncode == 0, done.stderr
     info = json.loads((tmp_path / "alstmfcn_c8_s0_train.json").read_text())
     assert info["backend"] == "jax" and info["epochs_run"] == 3
+    assert info["precision"] == "fp32"
+
+
+@pytest.mark.parametrize("tf32,expected", [(False, "highest"), (True, "None")])
+def test_configure_sets_jax_precision_and_gpu_sharing(tf32, expected):
+    """Full fp32 unless TF32 is asked for; GPU memory grows on demand (shared GPUs)."""
+    pytest.importorskip("jax")
+    code = (
+        "import os, jax; from lstmfcn_bench import runtime; "
+        f"runtime.configure(tf32={tf32}); "
+        "print(jax.config.jax_default_matmul_precision, runtime.precision(), "
+        "os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'])"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_PYTHON_CLIENT_PREALLOCATE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    precision = "tf32-allowed" if tf32 else "fp32"
+    assert done.stdout.split() == [expected, precision, "false"]

@@ -113,6 +113,22 @@ def test_bad_config_stops_before_any_job(tmp_path, config, message):
     assert "rule train" not in text and not (wd / "results").exists()
 
 
+@pytest.mark.parametrize("flag", ["true", "false"])
+def test_gpu_and_tf32_flags_from_the_command_line(tmp_path, flag):
+    """`--config gpu=true` arrives as the string 'true' (and 'false' must not count as set):
+    training jobs then ask for a gpu resource and train with --tf32."""
+    wd = copy_workflow(tmp_path)
+    out = snakemake(
+        wd, "-n", "-p", "--config", f"gpu={flag}", f"tf32={flag}", "datasets=[GunPoint]"
+    ).stdout
+    blocks = [b for b in re.split(r"\n(?=rule \w+:)", out) if b.startswith("rule train:")]
+    assert len(blocks) == 2
+    for block in blocks:
+        assert ("gpu=1" in block) == (flag == "true"), block
+        assert ("--tf32" in block) == (flag == "true"), block
+        assert "lstmfcn train GunPoint" in block
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """One real run of the whole workflow on two datasets, two models, three epochs."""
