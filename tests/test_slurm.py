@@ -56,8 +56,10 @@ TINY = {
 # Test-cluster-only options (the profile is for real clusters): no accounting database, so the
 # executor polls squeue (finished jobs stay visible for MinJobAge=600 s); poll every few seconds.
 SLURM_TEST_ARGS = [
-    "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "2",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
     "--slurm-keep-successful-logs",
 ]
 # No partition given: the executor submits to the cluster's default one (`debug` here).
@@ -74,8 +76,9 @@ def unavailable(reason: str):
 def sh(*cmd: str, check: bool = True, timeout: float = 60) -> str:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n"
-                             f"{done.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
     return done.stdout
 
 
@@ -90,8 +93,10 @@ def root_command() -> list[str]:
         ok = subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
         if ok:
             return ["sudo", "-n"]
-    unavailable("needs root (under CI: root or passwordless sudo): it installs and starts a "
-                "SLURM cluster with tests/slurm_cluster.sh")
+    unavailable(
+        "needs root (under CI: root or passwordless sudo): it installs and starts a "
+        "SLURM cluster with tests/slurm_cluster.sh"
+    )
     return []
 
 
@@ -99,10 +104,13 @@ def root_command() -> list[str]:
 def cluster():
     as_root = root_command()
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        unavailable("snakemake-executor-plugin-slurm is not installed "
-                    "(pip install snakemake-executor-plugin-slurm)")
-    if not shutil.which("slurmctld", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") \
-            and not shutil.which("apt-get"):
+        unavailable(
+            "snakemake-executor-plugin-slurm is not installed "
+            "(pip install snakemake-executor-plugin-slurm)"
+        )
+    if not shutil.which(
+        "slurmctld", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
+    ) and not shutil.which("apt-get"):
         unavailable("SLURM is not installed and there is no apt-get to install it")
     script = [*as_root, "bash", str(CLUSTER)]
     started = subprocess.run([*script, "start"], capture_output=True, text=True, timeout=1200)
@@ -145,8 +153,12 @@ def start_snakemake(workdir: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     log = workdir / "snakemake.out"
     proc = subprocess.Popen(
-        [*SNAKEMAKE, "--configfile", "tiny.yaml", *args], cwd=workdir, env=env,
-        stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
+        [*SNAKEMAKE, "--configfile", "tiny.yaml", *args],
+        cwd=workdir,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     return proc, log
 
@@ -157,9 +169,7 @@ def wait(proc: subprocess.Popen, log: Path, what: str, deadline: float) -> str:
     except subprocess.TimeoutExpired:
         proc.terminate()
         proc.wait(timeout=60)
-        raise AssertionError(
-            f"{what} did not finish in time:\n{log.read_text()[-6000:]}"
-        ) from None
+        raise AssertionError(f"{what} did not finish in time:\n{log.read_text()[-6000:]}") from None
     out = log.read_text()
     assert proc.returncode == 0, f"{what} failed ({proc.returncode}):\n{out[-8000:]}"
     return out
@@ -191,12 +201,15 @@ def cancel_mid_training(workdir: Path, proc: subprocess.Popen, deadline: float) 
         epochs = [int(e) for e in re.findall(r"^epoch (\d+)/", text, re.M)]
         if epochs and max(epochs) >= KILL_AFTER_EPOCH and resume.exists():
             assert f"epoch {TINY['overrides'][KILLED[0]]['epochs']}/" not in text, (
-                "the job finished before it could be cancelled: raise its epochs")
+                "the job finished before it could be cancelled: raise its epochs"
+            )
             sh("scancel", jobid)
             return {"jobid": jobid, "epoch_logged": max(epochs), "log_before": text}
         time.sleep(0.1)
-    raise AssertionError(f"{KILLED_RUN} never reached epoch {KILL_AFTER_EPOCH} with a resume "
-                         f"state; its log:\n{log.read_text() if log.exists() else '(none)'}")
+    raise AssertionError(
+        f"{KILLED_RUN} never reached epoch {KILL_AFTER_EPOCH} with a resume "
+        f"state; its log:\n{log.read_text() if log.exists() else '(none)'}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +223,8 @@ def runs(cluster, tmp_path_factory):
     # the local run makes only the results table (and the training histories) compared below
     local, local_log = start_snakemake(local_wd, "--cores", "2", "results/tables/accuracy.csv")
     slurm, slurm_log = start_snakemake(
-        slurm_wd, "--workflow-profile", "workflow/profiles/slurm", *SLURM_TEST_ARGS)
+        slurm_wd, "--workflow-profile", "workflow/profiles/slurm", *SLURM_TEST_ARGS
+    )
     try:
         cancelled = cancel_mid_training(slurm_wd, slurm, deadline)
         slurm_out = wait(slurm, slurm_log, "the SLURM run", deadline)
@@ -225,21 +239,31 @@ def runs(cluster, tmp_path_factory):
     threads = job_threads(slurm_out)
     for smk_id, slurm_id in submitted:
         jobs[slurm_id]["snakemake_threads"] = threads[smk_id]
-    print(f"\nSLURM run + local run: {time.monotonic() - t0:.0f}s; cancelled SLURM job "
-          f"{cancelled['jobid']} after epoch {cancelled['epoch_logged']}")
+    print(
+        f"\nSLURM run + local run: {time.monotonic() - t0:.0f}s; cancelled SLURM job "
+        f"{cancelled['jobid']} after epoch {cancelled['epoch_logged']}"
+    )
     for slurm_id, info in jobs.items():
-        print(f"SLURM job {slurm_id}: {info.get('Comment')} {info.get('JobState')} "
-              f"cpus={info.get('NumCPUs')} mem={info.get('MinMemoryNode')} "
-              f"time={info.get('TimeLimit')} gres={info.get('TresPerJob', '-')}")
-    return {"slurm": slurm_wd, "local": local_wd, "out": slurm_out, "jobs": jobs,
-            "cancelled": cancelled}
+        print(
+            f"SLURM job {slurm_id}: {info.get('Comment')} {info.get('JobState')} "
+            f"cpus={info.get('NumCPUs')} mem={info.get('MinMemoryNode')} "
+            f"time={info.get('TimeLimit')} gres={info.get('TresPerJob', '-')}"
+        )
+    return {
+        "slurm": slurm_wd,
+        "local": local_wd,
+        "out": slurm_out,
+        "jobs": jobs,
+        "cancelled": cancelled,
+    }
 
 
 def job_stats(out: str) -> dict[str, int]:
     """The 'Job stats' table Snakemake prints before running: rule -> number of jobs."""
     table = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
-            if m[1] != "total"}
+    return {
+        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"
+    }
 
 
 def job_threads(out: str) -> dict[str, int]:
@@ -259,7 +283,9 @@ def rule_of(info: dict) -> str:
 
 
 def jobs_of(runs, comment_prefix: str) -> dict[str, dict]:
-    return {i: j for i, j in runs["jobs"].items() if j.get("Comment", "").startswith(comment_prefix)}
+    return {
+        i: j for i, j in runs["jobs"].items() if j.get("Comment", "").startswith(comment_prefix)
+    }
 
 
 def minutes(limit: str) -> int:
@@ -350,8 +376,10 @@ def test_cancelled_job_is_retried_and_resumes(runs):
     # cancelled once it had run KILL_AFTER_EPOCH epochs with a resume state on disk: it resumed
     # from that periodic state or a later one (the one it saves on SIGTERM)
     assert resumed and KILL_AFTER_EPOCH <= resumed < epochs, resumed
-    print(f"\nSLURM job {cancelled['jobid']} cancelled (log at epoch "
-          f"{cancelled['epoch_logged']}); the retry resumed from epoch {resumed}")
+    print(
+        f"\nSLURM job {cancelled['jobid']} cancelled (log at epoch "
+        f"{cancelled['epoch_logged']}); the retry resumed from epoch {resumed}"
+    )
     assert info["epochs_run"] == epochs
     assert "resuming" not in cancelled["log_before"]  # the first attempt started afresh
     # the retry's log (the shell's `> {log}` replaced the first attempt's)
