@@ -41,12 +41,14 @@ repro)
         --config gpu=true threads=1 epochs=2000 'seeds=[0,1,2]' 'cells=[8,64,128]' \
         ${REPRO_CONFIG:-} > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's
     # children would hold it open past the timeout
-    echo "workflow: $(($(date +%s) - start)) s, exit $?" | tee -a "$OUT/repro_snakemake.log"
+    rc=$?
+    echo "workflow: $(($(date +%s) - start)) s, exit $rc" | tee -a "$OUT/repro_snakemake.log"
     # Everything but the checkpoints (the tables, metrics, histories, logs, figures).
     tar czf "$OUT/repro.tar.gz" --exclude='*.keras' --exclude='*.resume.npz' \
         results/tables results/metrics results/models results/logs results/benchmarks \
         results/figures 2>/dev/null
     ls -la "$OUT"
+    exit $rc
     ;;
 *)
     echo "unknown stage $stage" >&2

@@ -265,9 +265,19 @@ def test_fused_batch_norm_is_keras_batch_norm():
     names = ["output", "d/dx", "d/dgamma", "d/dbeta", "moving mean", "moving var", "inference"]
     for name, ours, keras_bn in zip(names, *results, strict=True):
         np.testing.assert_allclose(ours, keras_bn, rtol=1e-5, atol=1e-5, err_msg=name)
-    # Not vacuous: the moving variance moved, and by the biased batch variance.
+    # Not vacuous: the moving variance moved, and by the biased batch variance ...
     biased = x.reshape(-1, 8).var(axis=0)
     np.testing.assert_allclose(results[1][5], 0.99 + 0.01 * biased, rtol=1e-6)
+    # ... and the fused kernel is what computed it.
+    import tensorflow as tf
+
+    fused = FusedBatchNormalization()
+    graph = (
+        tf.function(lambda t: fused(t, training=True))
+        .get_concrete_function(tf.TensorSpec(x.shape, tf.float32))
+        .graph
+    )
+    assert "FusedBatchNormV3" in {op.type for op in graph.get_operations()}
 
 
 def test_outputs_are_probabilities():

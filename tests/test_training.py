@@ -367,9 +367,12 @@ def test_training_runs_on_the_jax_backend(tmp_path, data_root):
     assert info["precision"] == "fp32"
 
 
-@pytest.mark.parametrize("tf32,expected", [(False, "highest"), (True, "None")])
-def test_configure_sets_jax_precision_and_gpu_sharing(tf32, expected):
-    """Full fp32 unless TF32 is asked for; GPU memory grows on demand (shared GPUs)."""
+@pytest.mark.parametrize(
+    "tf32,preset,expected", [(False, "tensorfloat32", "highest"), (True, "highest", "None")]
+)
+def test_configure_sets_jax_precision_and_gpu_sharing(tf32, preset, expected):
+    """Full fp32 unless TF32 is asked for, whatever JAX started with; GPU memory grows on
+    demand (shared GPUs)."""
     pytest.importorskip("jax")
     code = (
         "import os, jax; from lstmfcn_bench import runtime; "
@@ -377,10 +380,25 @@ def test_configure_sets_jax_precision_and_gpu_sharing(tf32, expected):
         "print(jax.config.jax_default_matmul_precision, runtime.precision(), "
         "os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'])"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "JAX_PLATFORMS": "cpu",
+        "JAX_DEFAULT_MATMUL_PRECISION": preset,
+    }
     env.pop("XLA_PYTHON_CLIENT_PREALLOCATE", None)
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     precision = "tf32-allowed" if tf32 else "fp32"
     assert done.stdout.split() == [expected, precision, "false"]
+
+
+def test_run_identity_for_resuming():
+    """What a resume state must match: the maths of the run, not its epoch budget."""
+    base = TrainConfig()
+    same = [TrainConfig(epochs=3000), TrainConfig(checkpoint_every=7)]
+    different = [TrainConfig(tf32=True), TrainConfig(seed=1), TrainConfig(cells=64)]
+    assert all(c.fingerprint("d") == base.fingerprint("d") for c in same)
+    assert all(c.fingerprint("d") != base.fingerprint("d") for c in different)
+    assert base.fingerprint("other data") != base.fingerprint("d")

@@ -54,7 +54,8 @@ class FusedBatchNormalization(layers.BatchNormalization):
             is_training=True,
         )
         m = tf.cast(tf.shape(inputs)[0] * tf.shape(inputs)[1], tf.float32)
-        variance = unbiased_var * tf.maximum(m - 1.0, 0.0) / m
+        # m = 1: the unbiased variance is 0/0 on cuDNN; the biased one is 0.
+        variance = tf.where(m > 1.0, unbiased_var * (m - 1.0) / m, tf.zeros_like(unbiased_var))
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(
             self.moving_variance * self.momentum + variance * (1.0 - self.momentum)

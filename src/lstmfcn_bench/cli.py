@@ -75,10 +75,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         plateau_min_delta=args.min_delta,
         shuffle=not args.no_shuffle,
         checkpoint_every=args.checkpoint_every,
+        tf32=args.tf32,
     )
     config.validate()  # before anything is read or written
     dataset = load(args.name, args.root)
-    runtime.configure(args.threads, deterministic=args.deterministic, tf32=args.tf32)
+    runtime.configure(args.threads, deterministic=args.deterministic, tf32=config.tf32)
     out = args.out / f"{run_name(config.model, config.cells, config.seed)}.keras"
     print(
         f"training {config.model} (cells {config.cells}, seed {config.seed}) on {dataset.name}: "
@@ -343,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # TensorFlow's C++ start-up chatter buries the progress lines; warnings still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .runtime import share_gpu_memory
+
+    share_gpu_memory()  # every subcommand: figure jobs share the GPU with training jobs
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -22,6 +22,13 @@ _tf32 = False
 GPU_SHARING_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
+def share_gpu_memory() -> None:
+    """GPU memory on demand instead of most of the GPU per process; before the backend starts.
+    Variables a user set are kept."""
+    for key, value in GPU_SHARING_ENV.items():
+        os.environ.setdefault(key, value)
+
+
 def configure(threads: int | None = None, deterministic: bool = False, tf32: bool = False) -> None:
     """Thread pools, determinism and GPU precision, set once before the backend's first op.
 
@@ -29,12 +36,11 @@ def configure(threads: int | None = None, deterministic: bool = False, tf32: boo
     intra-op pool of `threads` (default: all cores) is what these models want.
 
     `tf32=False` (the default) keeps convolutions and matmuls in full fp32 on GPUs with
-    tensor cores, as the paper's 2017 GPUs computed; every backend would otherwise use TF32
-    (a 10-bit mantissa) there. It changes nothing on a CPU.
+    tensor cores, as the paper's 2017 GPUs computed; TensorFlow, JAX and PyTorch's cuDNN
+    convolutions would otherwise use TF32 (a 10-bit mantissa) there. No effect on a CPU.
     """
     global _configured, _tf32
-    for key, value in GPU_SHARING_ENV.items():
-        os.environ.setdefault(key, value)
+    share_gpu_memory()
     import keras
 
     backend = keras.backend.backend()
@@ -46,9 +52,12 @@ def configure(threads: int | None = None, deterministic: bool = False, tf32: boo
         with contextlib.suppress(RuntimeError):
             tf.config.threading.set_intra_op_parallelism_threads(n)
             tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
-        tf.config.experimental.enable_tensor_float_32_execution(tf32)
         if deterministic:
             tf.config.experimental.enable_op_determinism()
+    if backend == "tensorflow":  # may change after start-up, unlike the pools
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(tf32)
     elif backend == "jax":
         import jax
 

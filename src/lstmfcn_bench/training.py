@@ -54,6 +54,7 @@ class TrainConfig:
     plateau_min_delta: float = 1e-4  # Keras ReduceLROnPlateau's default, which the authors kept
     shuffle: bool = True  # the dimension shuffle: the whole series is one LSTM timestep
     checkpoint_every: int = 50  # epochs between resume states
+    tf32: bool = False  # TF32 tensor-core maths allowed on GPUs (else full fp32)
 
     def validate(self) -> None:
         from .plan import MODEL_NAMES
@@ -75,6 +76,8 @@ class TrainConfig:
         d = asdict(self)
         d.pop("epochs")
         d.pop("checkpoint_every")
+        if not d["tf32"]:
+            d.pop("tf32")  # fp32 runs keep the identity they had before the option existed
         d["data"] = data_sha256
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
