@@ -102,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate, write_metrics
 
     dataset = load(args.dataset, args.root)
-    runtime.configure()  # full fp32 on GPUs, GPU memory shared with other jobs
+    runtime.configure(args.threads)  # full fp32 on GPUs, the job's share of the CPUs
     metrics = evaluate(args.model_path, dataset)
     write_metrics(metrics, args.out)
     print(
@@ -323,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", required=True)
     e.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
     e.add_argument("--out", type=Path, required=True, help="metrics JSON to write")
+    e.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     e.set_defaults(func=cmd_evaluate)
 
     a = sub.add_parser("aggregate", help="results table and statistics from metrics JSONs")

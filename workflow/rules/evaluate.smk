@@ -14,4 +14,4 @@ rule evaluate:
     threads: 1
     shell:
         "lstmfcn evaluate {input.model} --dataset {wildcards.dataset} --root results/data "
-        "--out {output} > {log} 2>&1"
+        "--threads {threads} --out {output} > {log} 2>&1"
