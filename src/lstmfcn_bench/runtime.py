@@ -45,18 +45,17 @@ def configure(threads: int | None = None, deterministic: bool = False, tf32: boo
 
     backend = keras.backend.backend()
     n = threads or len(os.sched_getaffinity(0))
-    if backend == "tensorflow" and not _configured:
+    if backend == "tensorflow":
         import tensorflow as tf
 
-        # Already initialised (e.g. in a test process): keep its pools.
-        with contextlib.suppress(RuntimeError):
-            tf.config.threading.set_intra_op_parallelism_threads(n)
-            tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
-        if deterministic:
-            tf.config.experimental.enable_op_determinism()
-    if backend == "tensorflow":  # may change after start-up, unlike the pools
-        import tensorflow as tf
-
+        if not _configured:
+            # Already initialised (e.g. in a test process): keep its pools.
+            with contextlib.suppress(RuntimeError):
+                tf.config.threading.set_intra_op_parallelism_threads(n)
+                tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
+            if deterministic:
+                tf.config.experimental.enable_op_determinism()
+        # Unlike the pools, this may change after start-up.
         tf.config.experimental.enable_tensor_float_32_execution(tf32)
     elif backend == "jax":
         import jax
