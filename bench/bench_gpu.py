@@ -88,14 +88,13 @@ def work_fit(n: int, T: int, epochs: int, warmup: int, tf32: bool) -> dict:
     import keras
 
     from lstmfcn_bench import runtime
-    from lstmfcn_bench.models import build_model
-    from lstmfcn_bench.training import TrainConfig, _compile, class_weights, model_input
+    from lstmfcn_bench.models.checkpoint import model_input
+    from lstmfcn_bench.training import TrainConfig
+    from lstmfcn_bench.training.protocol import class_weights, new_model
 
     runtime.configure(tf32=tf32)
     X, y = cpu_bench.make_data(n, T)
-    keras.utils.set_random_seed(0)
-    model = build_model("lstmfcn", T, 2, cells=cpu_bench.CELLS)
-    _compile(model, TrainConfig(cells=cpu_bench.CELLS), class_weights(y, 2))
+    model = new_model(TrainConfig(cells=cpu_bench.CELLS), T, 2, class_weights(y, 2))
     times: list[float] = []
 
     class Timer(keras.callbacks.Callback):

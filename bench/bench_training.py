@@ -181,8 +181,8 @@ def work_ours(
     import numpy as np
 
     from lstmfcn_bench import runtime
-    from lstmfcn_bench.dataset import Dataset
-    from lstmfcn_bench.models import build_model
+    from lstmfcn_bench.data.dataset import Dataset
+    from lstmfcn_bench.models.architecture import build_model
     from lstmfcn_bench.training import TrainConfig, train
 
     if xla is not None:  # override the project's choice, for --backend-compare only

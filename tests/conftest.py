@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lstmfcn_bench import acquire
+import lstmfcn_bench
 
-DEMO = Path(acquire.__file__).parent / "resources" / "demo"
+DEMO = Path(lstmfcn_bench.__file__).parent / "resources" / "demo"
 NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead")
 
 

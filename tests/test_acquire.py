@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import DEMO, NAMES, demo_ts, leftovers, make_tsc_zip, sha, tsv
 
-from lstmfcn_bench import acquire
-from lstmfcn_bench.acquire import fetch_raw
+from lstmfcn_bench.data import acquire
+from lstmfcn_bench.data.acquire import fetch_raw
 from lstmfcn_bench.errors import (
     ArchiveError,
     ChecksumError,
@@ -127,7 +127,7 @@ def test_concurrent_processes_share_one_download(tmp_path, server, ucr_zip):
     shutil.copy(ucr_zip, server.root / "UCRArchive_2018.zip")
     url = f"{server.url}/UCRArchive_2018.zip"
     cache = tmp_path / "cache"
-    code = "import sys; from lstmfcn_bench.acquire import fetch_raw; " + (
+    code = "import sys; from lstmfcn_bench.data.acquire import fetch_raw; " + (
         "fetch_raw(sys.argv[1], sys.argv[2], sys.argv[3], progress=False)"
     )
     procs = [

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import demo_ts, leftovers, make_tsc_zip
 
-from lstmfcn_bench import registry
 from lstmfcn_bench.cli import main
-from lstmfcn_bench.dataset import load
+from lstmfcn_bench.data import registry
+from lstmfcn_bench.data.dataset import load
 
 
 def test_registry_has_the_128_datasets_with_official_facts():

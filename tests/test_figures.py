@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from lstmfcn_bench import context as context_module
-from lstmfcn_bench import tables
-from lstmfcn_bench.attention import attention_weights_and_context
-from lstmfcn_bench.cam import class_activation_maps, normalise_for_display
 from lstmfcn_bench.cli import main
-from lstmfcn_bench.context import (
+from lstmfcn_bench.data.dataset import load, prepare
+from lstmfcn_bench.errors import LstmfcnError
+from lstmfcn_bench.figures import context as context_module
+from lstmfcn_bench.figures.cam import class_activation_maps, normalise_for_display
+from lstmfcn_bench.figures.context import (
     CONTEXT_CAPTION,
     attention_summary,
     context_figure,
@@ -27,11 +27,14 @@ from lstmfcn_bench.context import (
     rescale_symmetric,
     resize_linear,
 )
-from lstmfcn_bench.dataset import load, prepare
-from lstmfcn_bench.errors import LstmfcnError
-from lstmfcn_bench.evaluation import load_checkpoint
-from lstmfcn_bench.figures import curves_figure, scatter_figure, style
-from lstmfcn_bench.training import TrainConfig, model_input, train
+from lstmfcn_bench.figures.curves import curves_figure
+from lstmfcn_bench.figures.scatter import scatter_figure
+from lstmfcn_bench.figures.style import style
+from lstmfcn_bench.models.attention import attention_weights_and_context
+from lstmfcn_bench.models.checkpoint import load_checkpoint, model_input
+from lstmfcn_bench.results import tables
+from lstmfcn_bench.results.published import published_table
+from lstmfcn_bench.training import TrainConfig, train
 
 CELLS = 8
 N_CONV = 128  # filters of the last conv block
@@ -343,7 +346,7 @@ def metric(dataset: str, model: str, accuracy: float, seed: int = 0) -> dict:
 
 
 def test_scatter_cli(tmp_path):
-    published = tables.published_table()
+    published = published_table()
     ours = {  # dataset -> (LSTM-FCN, ALSTM-FCN); Adiac's LSTM-FCN is 20 points off
         "GunPoint": (1.0, 0.99),
         "ArrowHead": (0.88, 0.84),

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstmfcn_bench.data.formats import RawSplit, read_split
 from lstmfcn_bench.errors import DataFormatError
-from lstmfcn_bench.formats import RawSplit, read_split
 
 SHARED_GUNPOINT = Path(__file__).resolve().parents[1].parent / "shared" / "ucr" / "GunPoint"
 

@@ -17,20 +17,20 @@ import keras
 import numpy as np
 import pytest
 
-from lstmfcn_bench.attention import (
-    AttentionLSTM,
-    AttentionLSTMCell,
-    attention_weights_and_context,
-    to_numpy,
-)
 from lstmfcn_bench.errors import ConfigError
-from lstmfcn_bench.models import (
-    MODEL_NAMES,
+from lstmfcn_bench.models.architecture import (
     alstm_fcn,
     build_model,
     conv_features_and_head,
     lstm_fcn,
 )
+from lstmfcn_bench.models.attention import (
+    AttentionLSTM,
+    AttentionLSTMCell,
+    attention_weights_and_context,
+    to_numpy,
+)
+from lstmfcn_bench.runs import MODELS
 
 T, K = 150, 2
 
@@ -197,7 +197,7 @@ def test_default_backend_is_tensorflow():
 
 
 @pytest.mark.parametrize("cells", [8, 64, 128])
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", MODELS)
 def test_architecture_and_parameter_counts(name, cells):
     model = build_model(name, T, K, cells=cells)
     expected = expected_architecture(name == "alstmfcn", cells, shuffle=True)
@@ -207,7 +207,7 @@ def test_architecture_and_parameter_counts(name, cells):
     assert [t.name for t in model.inputs] == ["series"]
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", MODELS)
 def test_architecture_without_shuffle(name):
     model = build_model(name, T, K, cells=8, shuffle=False)
     assert actual_architecture(model) == expected_architecture(name == "alstmfcn", 8, False)
@@ -250,7 +250,7 @@ def _bn_pass(layer, x, upstream):
 def test_fused_batch_norm_is_keras_batch_norm():
     """Output, gradients and moving statistics equal Keras's own BatchNormalization's,
     the moving variance included (the fused kernel's is unbiased; Keras's is not)."""
-    from lstmfcn_bench.batchnorm import FusedBatchNormalization
+    from lstmfcn_bench.models.batchnorm import FusedBatchNormalization
 
     rng = np.random.default_rng(0)
     x = (3 * rng.standard_normal((16, 37, 8)) + 1).astype("float32")
@@ -282,7 +282,7 @@ def test_fused_batch_norm_is_keras_batch_norm():
 
 def test_outputs_are_probabilities():
     x = random_series(6, (1, T))
-    for name in MODEL_NAMES:
+    for name in MODELS:
         probabilities = predict(build_model(name, T, 3, cells=8), x)
         assert probabilities.shape == (6, 3)
         assert (probabilities >= 0).all()
@@ -306,7 +306,7 @@ def test_bad_arguments_raise_config_error(call, message):
         call()
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", MODELS)
 def test_conv_features_and_head_split_the_logits(name):
     """Head rows: LSTM features first, conv features last; CAM's time-mean identity holds."""
     model = build_model(name, T, 3, cells=8)
@@ -392,7 +392,7 @@ def test_cell_and_layer_configs_round_trip():
 
 
 @pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "timesteps"])
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", MODELS)
 def test_keras_file_round_trip(tmp_path, name, shuffle):
     length = T if shuffle else 20
     model = build_model(name, length, 3, cells=8, shuffle=shuffle)
@@ -410,8 +410,8 @@ JAX_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
     import keras, numpy as np
-    from lstmfcn_bench.attention import attention_weights_and_context
-    from lstmfcn_bench.models import build_model
+    from lstmfcn_bench.models.attention import attention_weights_and_context
+    from lstmfcn_bench.models.architecture import build_model
 
     assert keras.backend.backend() == "jax", keras.backend.backend()
     out = {"params": {}}
@@ -465,7 +465,7 @@ def test_models_agree_on_the_jax_backend(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-4000:]
     params = json.loads(run.stdout.strip().splitlines()[-1])["params"]
-    for name in MODEL_NAMES:
+    for name in MODELS:
         for shuffle in (True, False):
             tf_model = build_model(name, T, 2, cells=8, shuffle=shuffle)
             assert params[f"{name}-{shuffle}"] == tf_model.count_params()

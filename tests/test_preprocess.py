@@ -11,9 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstmfcn_bench.data.formats import RawSplit, read_split
+from lstmfcn_bench.data.preprocess import (
+    MISSING,
+    NORMALISE,
+    Prepared,
+    encode_labels,
+    prepare_splits,
+)
 from lstmfcn_bench.errors import ConfigError, DataFormatError
-from lstmfcn_bench.formats import RawSplit, read_split
-from lstmfcn_bench.preprocess import MISSING, NORMALISE, Prepared, encode_labels, prepare_splits
 
 
 def split(rows: list[list[float]], labels: list[str], name: str = "X_TRAIN.tsv") -> RawSplit:

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sst
 
-from lstmfcn_bench import stats, tables
 from lstmfcn_bench.errors import LstmfcnError
+from lstmfcn_bench.figures.cd_diagram import cd_figure
+from lstmfcn_bench.figures.style import save_figure
+from lstmfcn_bench.results import published, stats, tables
 
 # (dataset, model) -> per seed: ((loss c8, acc c8), (loss c64, acc c64)).
 # In every seed the run with the lowest training loss has the LOWER test accuracy, so a
@@ -95,7 +97,7 @@ def summ() -> pd.DataFrame:
 
 
 def test_published_table_names_and_columns():
-    pub = tables.published_table()
+    pub = published.published_table()
     assert len(pub) == 85
     assert pub.loc["GunPoint", "name_2015"] == "Gun_Point"
     assert pub.loc["GunPoint", "LSTM-FCN"] == 1.0
@@ -104,7 +106,7 @@ def test_published_table_names_and_columns():
     assert "FCN" in pub.columns and "CNN" not in pub.columns
     assert pub.loc["Adiac", "FCN"] == pytest.approx(0.857)
     assert {"FiftyWords", "StarLightCurves", "SonyAIBORobotSurface2"} <= set(pub.index)
-    assert tables.published_methods()[:2] == ["LSTM-FCN", "ALSTM-FCN"]
+    assert published.published_methods()[:2] == ["LSTM-FCN", "ALSTM-FCN"]
 
 
 # --------------------------------------------------------------------------- long table
@@ -274,7 +276,7 @@ def stats_summary(n: int = N) -> pd.DataFrame:
 def test_ranks_match_hand_computation():
     # datasets 0-7: ours > LSTM-FCN > FCN (1, 2, 3); 8-9: ours = LSTM-FCN > FCN (1.5, 1.5, 3);
     # 10-11: FCN > ours > LSTM-FCN (ours 2, LSTM-FCN 3, FCN 1)
-    mr = stats.mean_ranks(stats_summary())
+    mr = stats.ranks(stats.accuracy_matrix(stats_summary())).mean(axis=0)
     assert mr["LSTM-FCN (ours)"] == pytest.approx((8 * 1 + 2 * 1.5 + 2 * 2) / 12)
     assert mr["LSTM-FCN"] == pytest.approx((8 * 2 + 2 * 1.5 + 2 * 3) / 12)
     assert mr["FCN"] == pytest.approx((8 * 3 + 2 * 3 + 2 * 1) / 12)
@@ -332,8 +334,8 @@ def test_three_datasets_note_and_empty_p(tmp_path):
 
 def test_cd_diagram_png_svg_deterministic(tmp_path):
     s = stats_summary()
-    stats.cd_diagram(s, tmp_path / "a.png", tmp_path / "a.svg")
-    stats.cd_diagram(s, tmp_path / "b.png", tmp_path / "b.svg")
+    save_figure(cd_figure(s), tmp_path / "a.png", tight=True)
+    save_figure(cd_figure(s), tmp_path / "b.png", tight=True)
     png = (tmp_path / "a.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
     assert png == (tmp_path / "b.png").read_bytes()

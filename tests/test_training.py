@@ -15,18 +15,14 @@ import numpy as np
 import pytest
 
 from lstmfcn_bench.cli import main
-from lstmfcn_bench.dataset import load, prepare
+from lstmfcn_bench.data.dataset import load, prepare
 from lstmfcn_bench.errors import ConfigError, LstmfcnError
-from lstmfcn_bench.evaluation import evaluate, load_checkpoint
-from lstmfcn_bench.losses import ClassWeightedCrossEntropy
-from lstmfcn_bench.training import (
-    Plateau,
-    TrainConfig,
-    class_weights,
-    epoch_permutation,
-    resume_path_for,
-    train,
-)
+from lstmfcn_bench.models.checkpoint import load_checkpoint
+from lstmfcn_bench.models.losses import ClassWeightedCrossEntropy
+from lstmfcn_bench.results.evaluation import evaluate
+from lstmfcn_bench.runs import beside_model
+from lstmfcn_bench.training import TrainConfig, train
+from lstmfcn_bench.training.protocol import Plateau, class_weights, epoch_permutation
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +134,7 @@ def test_gunpoint_learns_to_high_test_accuracy(tmp_path, data_root):
     assert metrics["best_epoch"] == result.best_epoch and metrics["epochs_run"] == 500
     assert sum(map(sum, metrics["confusion_matrix"])) == 150
     assert metrics["backend"] == "tensorflow" and metrics["data_sha256"] == ds.meta["data_sha256"]
-    assert not resume_path_for(tmp_path / "lstmfcn_c8_s0.keras").exists()
+    assert not beside_model(tmp_path / "lstmfcn_c8_s0.keras", "resume").exists()
     with open(tmp_path / "lstmfcn_c8_s0_history.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["epoch", "loss", "accuracy", "lr", "seconds"] and len(rows) == 500
@@ -211,7 +207,7 @@ def test_sigkill_then_rerun_resumes_exactly(tmp_path, data_root, reference_run):
     code, out = run_until(cmd, 17, signal.SIGKILL)
     assert code == -signal.SIGKILL
     model = tmp_path / "alstmfcn_c8_s3.keras"
-    assert not model.exists() and resume_path_for(model).exists()
+    assert not model.exists() and beside_model(model, "resume").exists()
 
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     line = next(x for x in done.stdout.splitlines() if x.startswith("resuming"))
@@ -229,7 +225,7 @@ def test_sigkill_then_rerun_resumes_exactly(tmp_path, data_root, reference_run):
     a = load_checkpoint(model).get_weights()
     b = load_checkpoint(reference_run / "alstmfcn_c8_s3.keras").get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-    assert not resume_path_for(model).exists()
+    assert not beside_model(model, "resume").exists()
     info = json.loads((tmp_path / "alstmfcn_c8_s3_train.json").read_text())
     assert info["resumed_from_epoch"] == start - 1
 
@@ -242,7 +238,7 @@ def test_sigterm_saves_then_exits_nonzero(tmp_path, data_root, reference_run):
     assert "resume state saved" in out
     stopped = int(out.split("after epoch ")[1].split(";")[0])
     model = tmp_path / "alstmfcn_c8_s3.keras"
-    assert not model.exists() and resume_path_for(model).exists()
+    assert not model.exists() and beside_model(model, "resume").exists()
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert f"from epoch {stopped + 1} " in done.stdout
     assert history(tmp_path / "alstmfcn_c8_s3_history.csv") == history(

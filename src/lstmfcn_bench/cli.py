@@ -12,7 +12,7 @@ from .errors import LstmfcnError
 
 
 def cmd_datasets(args: argparse.Namespace) -> None:
-    from . import registry
+    from .data import registry
 
     names = registry.preset(args.preset)
     print(
@@ -30,7 +30,7 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> None:
-    from .dataset import load, prepare
+    from .data.dataset import load, prepare
 
     for name in args.names:
         folder = prepare(
@@ -55,14 +55,10 @@ def cmd_fetch(args: argparse.Namespace) -> None:
             print(f"  warning: {problem}", file=sys.stderr)
 
 
-def run_name(model: str, cells: int, seed: int) -> str:
-    """The file stem of one run, shared by the CLI and the workflow."""
-    return f"{model}_c{cells}_s{seed}"
-
-
 def cmd_train(args: argparse.Namespace) -> None:
     from . import runtime
-    from .dataset import load
+    from .data.dataset import load
+    from .runs import stem
     from .training import TrainConfig, train
 
     config = TrainConfig(
@@ -80,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     config.validate()  # before anything is read or written
     dataset = load(args.name, args.root)
     runtime.configure(args.threads, deterministic=args.deterministic, tf32=config.tf32)
-    out = args.out / f"{run_name(config.model, config.cells, config.seed)}.keras"
+    out = args.out / f"{stem(config.model, config.cells, config.seed)}.keras"
     print(
         f"training {config.model} (cells {config.cells}, seed {config.seed}) on {dataset.name}: "
         f"{len(dataset.y_train)} series of length {dataset.length}, {dataset.n_classes} classes, "
@@ -98,12 +94,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from . import runtime
-    from .dataset import load
-    from .evaluation import evaluate, write_metrics
+    from .data.dataset import load
+    from .results.evaluation import evaluate, write_metrics
 
     dataset = load(args.dataset, args.root)
     runtime.configure(args.threads)  # full fp32 on GPUs, the job's share of the CPUs
-    metrics = evaluate(args.model_path, dataset)
+    metrics = evaluate(args.model_path, dataset, args.info)
     write_metrics(metrics, args.out)
     print(
         f"{dataset.name}: test accuracy {metrics['test_accuracy']:.4f} "
@@ -112,9 +108,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
-    from .stats import write_stats
-    from .tables import headline, load_metrics, write_tables
-    from .timing import write_timing
+    from .results.stats import write_stats
+    from .results.tables import headline, load_metrics, write_tables
+    from .results.timing import write_timing
 
     summary = write_tables(args.metrics, args.out)
     write_stats(summary, args.out)
@@ -130,10 +126,10 @@ def _saved(kind: str, paths) -> None:
 
 
 def cmd_cam(args: argparse.Namespace) -> None:
-    from .cam import cam_figure, check_model_fits
-    from .dataset import load
-    from .evaluation import load_checkpoint
-    from .figures import save_figure
+    from .data.dataset import load
+    from .figures.cam import cam_figure
+    from .figures.style import save_figure
+    from .models.checkpoint import check_model_fits, load_checkpoint
 
     dataset = load(args.dataset, args.root)
     model = load_checkpoint(args.model_path)
@@ -143,13 +139,11 @@ def cmd_cam(args: argparse.Namespace) -> None:
 
 
 def cmd_context(args: argparse.Namespace) -> None:
-    from .attention import find_attention_layer
-    from .cam import check_model_fits
-    from .context import context_figure, parse_limit
-    from .dataset import load
-    from .errors import LstmfcnError
-    from .evaluation import load_checkpoint
-    from .figures import save_figure
+    from .data.dataset import load
+    from .figures.context import context_figure, parse_limit
+    from .figures.style import save_figure
+    from .models.attention import find_attention_layer
+    from .models.checkpoint import check_model_fits, load_checkpoint
 
     limit = parse_limit(args.limit)
     dataset = load(args.dataset, args.root)
@@ -167,13 +161,15 @@ def cmd_context(args: argparse.Namespace) -> None:
 
 
 def cmd_curves(args: argparse.Namespace) -> None:
-    from .figures import curves_figure, save_figure
+    from .figures.curves import curves_figure
+    from .figures.style import save_figure
 
     _saved("training curves", save_figure(curves_figure(args.history, args.info), args.out))
 
 
 def cmd_scatter(args: argparse.Namespace) -> None:
-    from .figures import save_figure, scatter_figure
+    from .figures.scatter import scatter_figure
+    from .figures.style import save_figure
 
     fig = scatter_figure(args.summary, threshold=args.threshold / 100)
     _saved("accuracy scatter", save_figure(fig, args.out))
@@ -231,9 +227,10 @@ def _add_figure_parsers(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .plan import MODEL_NAMES
-    from .preprocess import MISSING, NORMALISE
-    from .registry import PRESETS
+    from . import settings
+    from .data.preprocess import MISSING, NORMALISE
+    from .data.registry import PRESETS
+    from .runs import MODELS
 
     p = argparse.ArgumentParser(prog="lstmfcn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -263,8 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="download cache (default: $LSTMFCN_CACHE or ~/.cache/lstmfcn-bench)",
     )
-    f.add_argument("--normalise", default="series", choices=NORMALISE)
-    f.add_argument("--missing", default="interpolate", choices=MISSING)
+    f.add_argument("--normalise", default=settings.default("normalise"), choices=NORMALISE)
+    f.add_argument("--missing", default=settings.default("missing"), choices=MISSING)
     f.add_argument("--sha256", default=None, help="expected sha256 of the downloaded archive")
     f.add_argument(
         "--password", default=None, help="zip password (default: the UCR 2018 archive's)"
@@ -274,12 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train one run with the paper's protocol (resumable)")
     t.add_argument("name", metavar="NAME", help="a fetched dataset")
-    t.add_argument("--model", default="lstmfcn", choices=MODEL_NAMES)
+    t.add_argument("--model", default=MODELS[0], choices=MODELS)
     t.add_argument("--cells", type=int, default=8, help="LSTM cells (paper: 8, 64, 128)")
     t.add_argument("--epochs", type=int, default=2000)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--patience", type=int, default=100, help="ReduceLROnPlateau patience")
+    t.add_argument("--batch-size", type=int, default=settings.default("batch_size"))
+    t.add_argument(
+        "--patience",
+        type=int,
+        default=settings.default("patience"),
+        help="ReduceLROnPlateau patience",
+    )
     t.add_argument(
         "--min-delta",
         type=float,
@@ -294,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--checkpoint-every",
         type=int,
-        default=50,
+        default=settings.default("checkpoint_every"),
         help="epochs between resume states (also written on SIGTERM)",
     )
     t.add_argument(
@@ -323,6 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", required=True)
     e.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
     e.add_argument("--out", type=Path, required=True, help="metrics JSON to write")
+    e.add_argument(
+        "--info",
+        type=Path,
+        default=None,
+        help="the run's _train.json (default: the one beside MODEL.keras)",
+    )
     e.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     e.set_defaults(func=cmd_evaluate)
 
@@ -332,8 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--benchmarks",
         type=Path,
-        default=None,
-        help="folder of the workflow's benchmark files (adds memory to timing.csv)",
+        nargs="*",
+        default=[],
+        metavar="BENCHMARK.tsv",
+        help="the training jobs' Snakemake benchmark files (adds memory to timing.csv)",
     )
     a.set_defaults(func=cmd_aggregate)
 

@@ -1,18 +1,20 @@
 """The workflow's plan: which runs a config asks for, with every value resolved and checked.
 
-The Snakefile calls `make_plan(config)` once at parse time; rules then look runs up in plain
-dicts, so input functions add no per-job cost. Presets supply defaults; keys set in the config
-override them; `overrides` change the training settings of single datasets.
+The rules call `make_plan(config)` once at parse time; input functions then look runs up in
+plain dicts, so they add no per-job cost. The config is checked against the schema
+(:mod:`lstmfcn_bench.settings`, the one home of keys, types, ranges and defaults); presets
+supply the defaults of datasets, cells, seeds and epochs; `overrides` change the training
+settings of single datasets.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import registry
+from . import settings
+from .data import registry
 from .errors import ConfigError
-
-MODEL_NAMES = ("lstmfcn", "alstmfcn")
+from .runs import Run
 
 #: Per-preset defaults. `demo` fits ~10 minutes on 2 CPU cores; the others are the paper's.
 PRESET_DEFAULTS: dict[str, dict] = {
@@ -25,18 +27,6 @@ PRESET_DEFAULTS: dict[str, dict] = {
 TRAIN_KEYS = ("epochs", "batch_size", "patience", "checkpoint_every", "shuffle")
 
 
-@dataclass(frozen=True)
-class Run:
-    dataset: str
-    model: str
-    cells: int
-    seed: int
-
-    @property
-    def stem(self) -> str:
-        return f"{self.model}_c{self.cells}_s{self.seed}"
-
-
 @dataclass
 class Plan:
     datasets: list[str]
@@ -47,101 +37,110 @@ class Plan:
     runs: list[Run] = field(default_factory=list)
     gpu: bool = False  # training jobs ask for a `gpu` resource
     tf32: bool = False  # TF32 tensor-core maths allowed in training (else full fp32)
+    config: dict = field(default_factory=dict)  # the checked config, defaults filled in
 
 
-def _positive_int(key: str, value, minimum: int = 1) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)  # `--config cells=[8,64]` arrives as strings
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"config key {key!r}: expected an integer >= {minimum}, got {value!r}")
+def _types(rule: dict, schema: dict) -> set[str]:
+    if "$ref" in rule:
+        rule = schema["$defs"][rule["$ref"].rsplit("/", 1)[-1]]
+    kind = rule.get("type", ())
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _from_strings(value, rule: dict, schema: dict):
+    """`--config key=value` hands nested values over as strings: turn those the schema types
+    as integers or booleans into them (anything else is left for the schema to refuse)."""
+    if "$ref" in rule:
+        rule = schema["$defs"][rule["$ref"].rsplit("/", 1)[-1]]
+    types = _types(rule, schema)
+    if isinstance(value, str):
+        text = value.strip()
+        if "integer" in types and text.lstrip("-").isdigit():
+            return int(text)
+        if "boolean" in types and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        return value
+    if isinstance(value, list) and "items" in rule:
+        return [_from_strings(v, rule["items"], schema) for v in value]
+    if isinstance(value, dict):
+        props = rule.get("properties", {})
+        extra = rule.get("additionalProperties")
+        return {
+            k: _from_strings(v, props.get(k, extra if isinstance(extra, dict) else {}), schema)
+            for k, v in value.items()
+        }
     return value
 
 
-def _flag(key: str, value) -> bool:
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if not isinstance(value, bool):
-        raise ConfigError(f"config key {key!r}: expected true or false, got {value!r}")
-    return value
+def checked_config(config: dict) -> dict:
+    """``config`` with strings converted, checked against the schema, defaults filled in; or
+    ConfigError naming the first offending key."""
+    import jsonschema
+
+    schema = settings.schema()
+    config = dict(config)
+    if isinstance(config.get("datasets"), str):
+        config["datasets"] = [config["datasets"]]  # `--config datasets=GunPoint`
+    config = _from_strings(config, schema, schema)
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(config),
+        key=lambda e: (list(e.path), e.message),
+    )
+    if errors:
+        e = errors[0]
+        where = ".".join(str(p) for p in e.path)
+        if e.validator == "additionalProperties":
+            where = ".".join(
+                [where, *sorted(set(e.instance) - set(e.schema.get("properties", {})))]
+            )
+            where = where.lstrip(".")
+            raise ConfigError(f"config key {where!r}: unknown key (see config.yaml for the keys)")
+        raise ConfigError(f"config key {where or '(top level)'!r}: {e.message}")
+    for key, rule in schema["properties"].items():
+        if config.get(key) is None and "default" in rule:
+            config[key] = settings.default(key)
+    return config
 
 
-def _int_list(key: str, values, minimum: int) -> list[int]:
-    if not isinstance(values, list) or not values:
-        raise ConfigError(f"config key {key!r}: expected a non-empty list, got {values!r}")
-    return [_positive_int(key, v, minimum) for v in values]
+def _datasets(names, where: str) -> list[str]:
+    out = []
+    for name in names:
+        try:
+            out.append(registry.canonical_name(str(name)))
+        except registry.UnknownDatasetError as e:
+            raise ConfigError(f"config key {where!r}: {e}") from None
+    return list(dict.fromkeys(out))
 
 
 def make_plan(config: dict) -> Plan:
     """Resolve presets and overrides into datasets × models × cells × seeds, or raise
     ConfigError naming the offending key."""
-    preset = config.get("preset", "demo")
-    if preset not in PRESET_DEFAULTS:
-        raise ConfigError(
-            f"config key 'preset': unknown preset {preset!r}; choose one of "
-            f"{', '.join(PRESET_DEFAULTS)}"
-        )
-    defaults = PRESET_DEFAULTS[preset]
+    config = checked_config(config)
+    preset = PRESET_DEFAULTS[config["preset"]]
 
     def pick(key):
-        value = config.get(key)
-        return defaults.get(key) if value is None else value
+        return preset[key] if config[key] is None else config[key]
 
-    names = config.get("datasets") or registry.preset(preset)
-    if isinstance(names, str):
-        names = [names]
-    datasets = []
-    for name in names:
-        try:
-            datasets.append(registry.canonical_name(str(name)))
-        except registry.UnknownDatasetError as e:
-            raise ConfigError(f"config key 'datasets': {e}") from None
-    datasets = list(dict.fromkeys(datasets))
+    datasets = _datasets(config["datasets"] or registry.preset(config["preset"]), "datasets")
+    models = list(dict.fromkeys(config["models"]))
+    cells, seeds = pick("cells"), pick("seeds")
+    base = {key: pick(key) if key in preset else config[key] for key in TRAIN_KEYS}
 
-    models = config.get("models") or list(MODEL_NAMES)
-    for m in models:
-        if m not in MODEL_NAMES:
-            raise ConfigError(
-                f"config key 'models': unknown model {m!r}; choose from {', '.join(MODEL_NAMES)}"
-            )
-    cells = _int_list("cells", pick("cells"), 1)
-    seeds = _int_list("seeds", pick("seeds"), 0)
-
-    base = {
-        "epochs": _positive_int("epochs", pick("epochs")),
-        "batch_size": _positive_int("batch_size", config.get("batch_size", 128)),
-        "patience": _positive_int("patience", config.get("patience", 100)),
-        "checkpoint_every": _positive_int("checkpoint_every", config.get("checkpoint_every", 50)),
-        "shuffle": _flag("shuffle", config.get("shuffle", True)),
-    }
-    overrides = config.get("overrides") or {}
-    canonical_overrides = {}
-    for name, values in overrides.items():
-        try:
-            canon = registry.canonical_name(str(name))
-        except registry.UnknownDatasetError as e:
-            raise ConfigError(f"config key 'overrides': {e}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"config key 'overrides.{name}': expected a mapping")
-        for key in values:
-            if key not in TRAIN_KEYS:
-                raise ConfigError(
-                    f"config key 'overrides.{name}.{key}': not a per-dataset setting "
-                    f"(choose from {', '.join(TRAIN_KEYS)})"
-                )
-        canonical_overrides[canon] = values
-
-    train = {}
-    for d in datasets:
-        settings = dict(base)
-        for key, value in canonical_overrides.get(d, {}).items():
-            settings[key] = (
-                _flag(f"overrides.{d}.shuffle", value)
-                if key == "shuffle"
-                else _positive_int(f"overrides.{d}.{key}", value)
-            )
-        train[d] = settings
+    overrides = {}
+    for name, values in (config["overrides"] or {}).items():
+        (canon,) = _datasets([name], "overrides")
+        overrides[canon] = values
+    train = {d: {**base, **overrides.get(d, {})} for d in datasets}
 
     runs = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
-    gpu = _flag("gpu", config.get("gpu", False))
-    tf32 = _flag("tf32", config.get("tf32", False))
-    return Plan(datasets, list(models), cells, seeds, train, runs, gpu=gpu, tf32=tf32)
+    return Plan(
+        datasets,
+        models,
+        cells,
+        seeds,
+        train,
+        runs,
+        gpu=config["gpu"],
+        tf32=config["tf32"],
+        config=config,
+    )

@@ -1,6 +1,8 @@
+# lstmfcn aggregate -> lstmfcn_bench.results (tables, stats, timing) and figures.cd_diagram
 rule aggregate:
     input:
-        get_metrics_files(),
+        metrics=every_run("metrics"),
+        benchmarks=every_run("train_benchmark"),
     output:
         long="results/tables/accuracy.csv",
         summary="results/tables/summary.csv",
@@ -21,6 +23,8 @@ rule aggregate:
             caption="../report/cd_diagram.rst",
             category="2. Statistics",
         ),
+        cd_svg="results/tables/cd_diagram.svg",
+        timing_csv="results/tables/timing.csv",
         timing=report(
             "results/tables/timing.html",
             caption="../report/timing.rst",
@@ -28,7 +32,10 @@ rule aggregate:
         ),
     log:
         "results/logs/aggregate.log",
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.summary),
     conda:
-        "../../envs/report.yaml"
+        "../../envs/lstmfcn.yaml"
     shell:
-        "lstmfcn aggregate {input} --out results/tables --benchmarks results/benchmarks > {log} 2>&1"
+        "lstmfcn aggregate {input.metrics:q} --out {params.out:q} "
+        "--benchmarks {input.benchmarks:q} > {log:q} 2>&1"

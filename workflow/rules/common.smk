@@ -1,4 +1,10 @@
 # Helpers shared by the rules: the plan is resolved once here, so input functions are lookups.
+# Run names and paths come from lstmfcn_bench.runs, the config's keys and ranges from the schema
+# (lstmfcn_bench/resources/config.schema.json, checked by lstmfcn_bench.plan).
+import shlex
+
+from lstmfcn_bench import runs
+from lstmfcn_bench.data.dataset import DATA_FILE, META_FILE
 from lstmfcn_bench.errors import ConfigError
 from lstmfcn_bench.plan import make_plan
 
@@ -7,60 +13,72 @@ try:
 except ConfigError as e:
     raise WorkflowError(f"bad config: {e}") from None
 
-RUNS = PLAN.runs
-
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_]+",
-    model="|".join(PLAN.models) or "lstmfcn",
+    model="|".join(PLAN.models) or runs.MODELS[0],
     cells=r"\d+",
     seed=r"\d+",
 
 
-def run_paths(pattern):
-    """`pattern` expanded over every planned run (zip over the run records, not a product)."""
-    return [
-        pattern.format(dataset=r.dataset, model=r.model, cells=r.cells, seed=r.seed)
-        for r in RUNS
-    ]
+def run_file(kind):
+    """The wildcard pattern of one file of a run (lstmfcn_bench.runs.RUN_FILES)."""
+    return runs.pattern(kind)
 
 
-def get_metrics_files():
-    return run_paths("results/metrics/{dataset}/{model}_c{cells}_s{seed}.json")
+def every_run(kind):
+    """File `kind` of every planned run."""
+    return [str(r.path(kind)) for r in PLAN.runs]
 
 
-def get_history_files():
-    return run_paths("results/models/{dataset}/{model}_c{cells}_s{seed}_history.csv")
+def attention_models():
+    return [m for m in PLAN.models if m in runs.ATTENTION_MODELS]
 
 
 def get_final_outputs():
-    figures = [f"results/figures/{d}/cam_{m}.png" for d in PLAN.datasets for m in PLAN.models]
-    if "alstmfcn" in PLAN.models:
-        figures += [f"results/figures/{d}/context_alstmfcn.png" for d in PLAN.datasets]
-    figures += run_paths("results/figures/{dataset}/curves_{model}_c{cells}_s{seed}.png")
     return [
-        "results/tables/summary.html",
-        "results/tables/stats.html",
-        "results/tables/timing.html",
-        "results/figures/scatter.png",
-        *figures,
+        rules.aggregate.output.html,
+        rules.aggregate.output.stats_html,
+        rules.aggregate.output.timing,
+        rules.scatter.output.png,
+        *expand(rules.cam.output.png, dataset=PLAN.datasets, model=PLAN.models),
+        *expand(rules.context.output.png, dataset=PLAN.datasets, model=attention_models()),
+        *every_run("curves"),
     ]
 
 
-def get_figure_run_file(suffix, model=None):
+def get_figure_run_file(kind):
     """CAM and context figures draw the first configured cells and seed of each dataset."""
     cells, seed = PLAN.cells[0], PLAN.seeds[0]
 
     def files(wildcards):
-        m = model or wildcards.model
-        return f"results/models/{wildcards.dataset}/{m}_c{cells}_s{seed}{suffix}"
+        return str(runs.Run(wildcards.dataset, wildcards.model, cells, seed).path(kind))
 
     return files
 
 
+DATA_ROOT = f"{runs.RESULTS}/data"
+
+
+def dataset_file(name):
+    return f"{DATA_ROOT}/{{dataset}}/{name}"
+
+
+def data_root(files):
+    """The prepared-data folder (`--root`) of a rule's dataset files."""
+    first = files if isinstance(files, str) else files[0]
+    return os.path.dirname(os.path.dirname(first))
+
+
 def get_dataset_files(wildcards):
-    folder = f"results/data/{wildcards.dataset}"
-    return [f"{folder}/data.npz", f"{folder}/meta.json"]
+    return [dataset_file(DATA_FILE).format(dataset=wildcards.dataset),
+            dataset_file(META_FILE).format(dataset=wildcards.dataset)]
+
+
+def source_option():
+    """`--source SOURCE`, quoted for the shell, or nothing for the default sources."""
+    source = PLAN.config["source"]
+    return f"--source {shlex.quote(source)}" if source else ""
 
 
 def get_train_setting(key):
@@ -69,7 +87,7 @@ def get_train_setting(key):
 
 
 def get_train_resources():
-    resources = {"mem_mb": config["mem_mb"], "runtime": config["runtime_min"]}
+    resources = {"mem_mb": PLAN.config["mem_mb"], "runtime": PLAN.config["runtime_min"]}
     if PLAN.gpu:
         resources["gpu"] = 1
     return resources

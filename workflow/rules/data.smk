@@ -1,17 +1,19 @@
+# lstmfcn fetch -> lstmfcn_bench.data.dataset.prepare (download, verify, parse, preprocess)
 rule fetch_dataset:
     output:
-        data="results/data/{dataset}/data.npz",
-        meta="results/data/{dataset}/meta.json",
+        data=dataset_file(DATA_FILE),
+        meta=dataset_file(META_FILE),
     log:
         "results/logs/fetch/{dataset}.log",
     params:
-        source=f"--source {config['source']}" if config["source"] else "",
-        cache=config["cache"],
-        normalise=config["normalise"],
-        missing=config["missing"],
+        source=source_option(),
+        cache=PLAN.config["cache"],
+        normalise=PLAN.config["normalise"],
+        missing=PLAN.config["missing"],
+        root=lambda wildcards, output: data_root(output.data),
     conda:
-        "../../envs/data.yaml"
+        "../../envs/lstmfcn.yaml"
     shell:
-        "lstmfcn fetch {wildcards.dataset} {params.source} --root results/data "
-        "--cache {params.cache} --normalise {params.normalise} --missing {params.missing} "
-        "> {log} 2>&1"
+        "lstmfcn fetch {wildcards.dataset} {params.source} --root {params.root:q} "
+        "--cache {params.cache:q} --normalise {params.normalise} --missing {params.missing} "
+        "> {log:q} 2>&1"

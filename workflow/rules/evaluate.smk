@@ -1,17 +1,20 @@
+# lstmfcn evaluate -> lstmfcn_bench.results.evaluation (test metrics of one kept checkpoint)
 rule evaluate:
     input:
-        model="results/models/{dataset}/{model}_c{cells}_s{seed}.keras",
-        info="results/models/{dataset}/{model}_c{cells}_s{seed}_train.json",
+        model=run_file("model"),
+        info=run_file("info"),
         data=get_dataset_files,
     output:
-        "results/metrics/{dataset}/{model}_c{cells}_s{seed}.json",
+        run_file("metrics"),
     log:
-        "results/logs/evaluate/{dataset}/{model}_c{cells}_s{seed}.log",
+        run_file("evaluate_log"),
     benchmark:
-        "results/benchmarks/evaluate/{dataset}/{model}_c{cells}_s{seed}.tsv"
+        run_file("evaluate_benchmark")
+    params:
+        root=lambda wildcards, input: data_root(input.data),
     conda:
-        "../../envs/train.yaml"
+        "../../envs/lstmfcn.yaml"
     threads: 1
     shell:
-        "lstmfcn evaluate {input.model} --dataset {wildcards.dataset} --root results/data "
-        "--threads {threads} --out {output} > {log} 2>&1"
+        "lstmfcn evaluate {input.model:q} --info {input.info:q} --dataset {wildcards.dataset} "
+        "--root {params.root:q} --threads {threads} --out {output:q} > {log:q} 2>&1"

@@ -1,6 +1,7 @@
+# lstmfcn cam|context|curves|scatter -> lstmfcn_bench.figures.{cam,context,curves,scatter}
 rule cam:
     input:
-        model=get_figure_run_file(".keras"),
+        model=get_figure_run_file("model"),
         data=get_dataset_files,
     output:
         png=report(
@@ -12,57 +13,61 @@ rule cam:
         svg="results/figures/{dataset}/cam_{model}.svg",
     log:
         "results/logs/figures/{dataset}/cam_{model}.log",
+    params:
+        root=lambda wildcards, input: data_root(input.data),
     conda:
-        "../../envs/report.yaml"
+        "../../envs/lstmfcn.yaml"
     shell:
-        "lstmfcn cam {input.model} --dataset {wildcards.dataset} --root results/data "
-        "--samples 2 --out {output.png} > {log} 2>&1"
+        "lstmfcn cam {input.model:q} --dataset {wildcards.dataset} --root {params.root:q} "
+        "--samples 2 --out {output.png:q} > {log:q} 2>&1"
 
 
 rule context:
     input:
-        model=get_figure_run_file(".keras", model="alstmfcn"),
+        model=get_figure_run_file("model"),
         data=get_dataset_files,
     output:
         png=report(
-            "results/figures/{dataset}/context_alstmfcn.png",
+            "results/figures/{dataset}/context_{model}.png",
             caption="../report/context.rst",
             category="4. Attention context",
             subcategory="{dataset}",
         ),
-        svg="results/figures/{dataset}/context_alstmfcn.svg",
+        svg="results/figures/{dataset}/context_{model}.svg",
     log:
-        "results/logs/figures/{dataset}/context_alstmfcn.log",
+        "results/logs/figures/{dataset}/context_{model}.log",
+    params:
+        root=lambda wildcards, input: data_root(input.data),
     conda:
-        "../../envs/report.yaml"
+        "../../envs/lstmfcn.yaml"
     shell:
-        "lstmfcn context {input.model} --dataset {wildcards.dataset} --root results/data "
-        "--classwise --out {output.png} > {log} 2>&1"
+        "lstmfcn context {input.model:q} --dataset {wildcards.dataset} --root {params.root:q} "
+        "--classwise --out {output.png:q} > {log:q} 2>&1"
 
 
 rule curves:
     input:
-        history="results/models/{dataset}/{model}_c{cells}_s{seed}_history.csv",
-        info="results/models/{dataset}/{model}_c{cells}_s{seed}_train.json",
+        history=run_file("history"),
+        info=run_file("info"),
     output:
         png=report(
-            "results/figures/{dataset}/curves_{model}_c{cells}_s{seed}.png",
+            run_file("curves"),
             caption="../report/curves.rst",
             category="6. Training curves",
             subcategory="{dataset}",
         ),
-        svg="results/figures/{dataset}/curves_{model}_c{cells}_s{seed}.svg",
+        svg=run_file("curves_svg"),
     log:
-        "results/logs/figures/{dataset}/curves_{model}_c{cells}_s{seed}.log",
+        run_file("curves_log"),
     conda:
-        "../../envs/report.yaml"
+        "../../envs/lstmfcn.yaml"
     shell:
-        "lstmfcn curves {input.history} --info {input.info} --out {output.png} > {log} 2>&1"
+        "lstmfcn curves {input.history:q} --info {input.info:q} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule scatter:
     input:
-        "results/tables/summary.csv",
+        rules.aggregate.output.summary,
     output:
         png=report(
             "results/figures/scatter.png",
@@ -73,6 +78,6 @@ rule scatter:
     log:
         "results/logs/figures/scatter.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/lstmfcn.yaml"
     shell:
-        "lstmfcn scatter {input} --out {output.png} > {log} 2>&1"
+        "lstmfcn scatter {input:q} --out {output.png:q} > {log:q} 2>&1"

@@ -1,14 +1,15 @@
+# lstmfcn train -> lstmfcn_bench.training (the paper's protocol, resumable)
 rule train:
     input:
-        get_dataset_files,
+        data=get_dataset_files,
     output:
-        model="results/models/{dataset}/{model}_c{cells}_s{seed}.keras",
-        history="results/models/{dataset}/{model}_c{cells}_s{seed}_history.csv",
-        info="results/models/{dataset}/{model}_c{cells}_s{seed}_train.json",
+        model=run_file("model"),
+        history=run_file("history"),
+        info=run_file("info"),
     log:
-        "results/logs/train/{dataset}/{model}_c{cells}_s{seed}.log",
+        run_file("train_log"),
     benchmark:
-        "results/benchmarks/train/{dataset}/{model}_c{cells}_s{seed}.tsv"
+        run_file("train_benchmark")
     params:
         epochs=get_train_setting("epochs"),
         batch_size=get_train_setting("batch_size"),
@@ -16,9 +17,11 @@ rule train:
         checkpoint_every=get_train_setting("checkpoint_every"),
         shuffle=lambda wildcards: "" if PLAN.train[wildcards.dataset]["shuffle"] else "--no-shuffle",
         tf32="--tf32" if PLAN.tf32 else "",
+        root=lambda wildcards, input: data_root(input.data),
+        out=lambda wildcards, output: os.path.dirname(output.model),
     conda:
-        "../../envs/train.yaml"
-    threads: config["threads"]
+        "../../envs/lstmfcn.yaml"
+    threads: PLAN.config["threads"]
     resources:
         **get_train_resources(),
     # A preempted or killed job is retried and resumes from its resume state.
@@ -27,5 +30,5 @@ rule train:
         "lstmfcn train {wildcards.dataset} --model {wildcards.model} --cells {wildcards.cells} "
         "--seed {wildcards.seed} --epochs {params.epochs} --batch-size {params.batch_size} "
         "--patience {params.patience} --checkpoint-every {params.checkpoint_every} "
-        "{params.shuffle} {params.tf32} --threads {threads} --log-every 10 --root results/data "
-        "--out results/models/{wildcards.dataset} > {log} 2>&1"
+        "{params.shuffle} {params.tf32} --threads {threads} --log-every 10 --root {params.root:q} "
+        "--out {params.out:q} > {log:q} 2>&1"

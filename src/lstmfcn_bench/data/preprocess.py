@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataFormatError
+from ..errors import ConfigError, DataFormatError
 from .formats import RawSplit
 
 NORMALISE = ("series", "dataset", "none")
@@ -33,6 +33,14 @@ class Prepared:
     lengths_test: np.ndarray
     classes: list[str]  # original label of each encoded value
     meta: dict = field(default_factory=dict)  # JSON-serialisable
+
+
+def check_options(normalise: str, missing: str) -> None:
+    """ConfigError for a normalisation or missing-value choice that does not exist."""
+    if normalise not in NORMALISE:
+        raise ConfigError(f"normalise must be one of {', '.join(NORMALISE)}, got {normalise!r}")
+    if missing not in MISSING:
+        raise ConfigError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
 
 
 def _as_number(label: str) -> float | None:
@@ -152,10 +160,7 @@ def prepare_splits(
     leak in), or "none". ``missing``: "interpolate" (linear, edges take the nearest value),
     "zero", or "error". Rows are never dropped.
     """
-    if normalise not in NORMALISE:
-        raise ConfigError(f"normalise must be one of {', '.join(NORMALISE)}, got {normalise!r}")
-    if missing not in MISSING:
-        raise ConfigError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
+    check_options(normalise, missing)
     for split in (train, test):
         if len(split.series) == 0:
             raise DataFormatError(f"{split.path}: no series found (empty split)")

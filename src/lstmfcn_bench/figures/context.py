@@ -20,7 +20,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import ConfigError, LstmfcnError
+from ..errors import ConfigError, LstmfcnError
+from ..models.checkpoint import check_model_fits, checkpoint_shape, model_series_input
+from ..progress import Progress
 
 CONTEXT_CAPTION = (
     "Context of the attention LSTM of ALSTM-FCN. Top of each panel: the series; below it: the "
@@ -45,8 +47,7 @@ def attention_summary(model, X) -> tuple[np.ndarray, np.ndarray]:
     — with the dimension shuffle S = 1 and F = T, so ``alpha`` ≡ 1 and ``z`` equals the series.
     A model without an attention LSTM raises :class:`LstmfcnError`.
     """
-    from .attention import attention_weights_and_context, find_attention_layer
-    from .cam import model_series_input
+    from ..models.attention import attention_weights_and_context, find_attention_layer
 
     find_attention_layer(model)  # the clear error for an LSTM-FCN, before anything runs
     x = model_series_input(model, X)
@@ -102,27 +103,6 @@ def parse_limit(value) -> int | None:
     return limit
 
 
-class Progress:
-    """A one-line text progress bar on stderr (nothing when disabled)."""
-
-    def __init__(self, total: int, label: str, enabled: bool, stream=None):
-        self.total, self.label, self.enabled = max(total, 1), label, enabled
-        self.stream = stream or sys.stderr
-        self.done = 0
-
-    def advance(self, n: int) -> None:
-        if not self.enabled:
-            return
-        self.done = min(self.total, self.done + n)
-        filled = int(30 * self.done / self.total)
-        self.stream.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
-        )
-        if self.done >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 def _pick(y: np.ndarray, n_classes: int, classwise: bool, limit: int | None) -> list[np.ndarray]:
     """Sample indices per panel row: one row per class (classwise) or one row of all samples;
     the first ``limit`` of each in file order (all when None)."""
@@ -155,10 +135,8 @@ def context_figure(
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
-    from .attention import find_attention_layer
-    from .cam import check_model_fits
-    from .evaluation import checkpoint_shape
-    from .figures import class_labels, model_display_name, new_figure, palette, style, wrap
+    from ..models.attention import find_attention_layer
+    from .style import class_labels, model_display_name, new_figure, palette, style, wrap
 
     find_attention_layer(model)
     check_model_fits(model, dataset)
@@ -180,7 +158,10 @@ def context_figure(
             f"(more than {LARGE}); the figure may be slow to draw and hard to read"
         )
     bar = Progress(
-        total, f"context {dataset.name}", limit is None if progress is None else progress
+        f"context {dataset.name}",
+        total,
+        limit is None if progress is None else progress,
+        unit="items",
     )
 
     # α and z for every chosen sample, in chunks so the progress bar moves.
@@ -203,6 +184,7 @@ def context_figure(
                     np.asarray(y)[group],
                 )
             )
+    bar.close()
 
     shuffle = checkpoint_shape(model)[2]
     if shuffle:

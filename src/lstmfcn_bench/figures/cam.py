@@ -15,37 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import LstmfcnError
-
-
-def model_series_input(model, X) -> np.ndarray:
-    """Series (n, T) → the model's input layout ((n, 1, T) with the dimension shuffle, else
-    (n, T, 1)); an input already in the model's layout passes through."""
-    from .evaluation import checkpoint_shape
-    from .training import model_input
-
-    length, _, shuffle = checkpoint_shape(model)
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim == 3 and tuple(X.shape[1:]) == tuple(model.input_shape[1:]):
-        return X
-    if X.ndim != 2 or X.shape[1] != length:
-        raise LstmfcnError(
-            f"model {model.name!r} expects series of length {length}, got an array of shape "
-            f"{X.shape}"
-        )
-    return model_input(X, shuffle)
-
-
-def check_model_fits(model, dataset, source: object = "the model") -> None:
-    """A clear error when a checkpoint was trained for another series length or class count."""
-    from .evaluation import checkpoint_shape
-
-    length, n_classes, _ = checkpoint_shape(model)
-    if length != dataset.length or n_classes != dataset.n_classes:
-        raise LstmfcnError(
-            f"{source} expects series of length {length} with {n_classes} classes, but "
-            f"{dataset.name} has length {dataset.length} and {dataset.n_classes} classes"
-        )
+from ..errors import ConfigError, LstmfcnError
+from ..models.checkpoint import check_model_fits, model_series_input, predict_proba
 
 
 def class_activation_maps(model, X, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +26,7 @@ def class_activation_maps(model, X, batch_size: int = 256) -> tuple[np.ndarray, 
     ``conv_logits`` (n, K): ``Σ_k W_conv[k, c] · mean_t f_k(t)``, the conv branch's part of the
     pre-softmax logits — equal to ``cams.mean(axis=-1)``. Not normalised.
     """
-    from .models import conv_features_and_head
+    from ..models.architecture import conv_features_and_head
 
     feature_model, w_conv, _ = conv_features_and_head(model)
     x = model_series_input(model, X)
@@ -97,9 +68,7 @@ def cam_figure(
     from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
 
-    from .errors import ConfigError
-    from .evaluation import checkpoint_shape, predict_proba
-    from .figures import (
+    from .style import (
         CAM_CMAP,
         class_labels,
         grid_shape,
@@ -123,7 +92,7 @@ def cam_figure(
     if every.size == 0:
         raise LstmfcnError(f"{dataset.name} has no {split} series of the chosen classes")
     cams, _ = class_activation_maps(model, X[every])
-    predicted = predict_proba(model, X[every], checkpoint_shape(model)[2]).argmax(axis=1)
+    predicted = predict_proba(model, X[every]).argmax(axis=1)
     position = {int(i): row for row, i in enumerate(every)}
 
     norm = Normalize(0.0, 1.0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from .errors import UnknownDatasetError
+from ..errors import UnknownDatasetError
 
 #: The paper's (2015 archive) names that differ from the 2018 names, as written in the
 #: published accuracy table. Explicit, so a reader can audit every mapping.
@@ -121,10 +121,6 @@ def canonical_name(name: str) -> str:
     raise UnknownDatasetError(
         f"unknown UCR dataset {name!r}.{hint} (`lstmfcn datasets --preset ucr128` lists all)"
     )
-
-
-def info(name: str) -> DatasetInfo:
-    return registry()[canonical_name(name)]
 
 
 @cache

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .atomic import atomic_write_text
+from ..atomic import atomic_write_text
+from ..runs import Run, run_of
 
 COLUMNS = [
     "dataset",
@@ -23,21 +25,19 @@ COLUMNS = [
 ]
 
 
-def timing_table(metrics: list[dict], benchmarks: Path | None = None) -> pd.DataFrame:
+def timing_table(metrics: list[dict], benchmarks: Sequence[Path] = ()) -> pd.DataFrame:
+    """One row per run; ``benchmarks``: the training jobs' benchmark files (named after runs)."""
+    by_run = {run_of(p): Path(p) for p in benchmarks}
     rows = []
     for m in metrics:
         row = {k: m.get(k) for k in COLUMNS}
-        row["max_rss_mb"] = None
-        if benchmarks is not None:
-            stem = f"{m['dataset']}/{m['model']}_c{m['cells']}_s{m['seed']}.tsv"
-            tsv = Path(benchmarks) / "train" / stem
-            if tsv.exists():
-                row["max_rss_mb"] = float(pd.read_csv(tsv, sep="\t")["max_rss"].max())
+        tsv = by_run.get(Run(m["dataset"], m["model"], m["cells"], m["seed"]))
+        row["max_rss_mb"] = float(pd.read_csv(tsv, sep="\t")["max_rss"].max()) if tsv else None
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["dataset", "model", "cells", "seed"])
 
 
-def write_timing(metrics: list[dict], out_dir: Path, benchmarks: Path | None = None) -> None:
+def write_timing(metrics: list[dict], out_dir: Path, benchmarks: Sequence[Path] = ()) -> None:
     table = timing_table(metrics, benchmarks)
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "timing.csv", table.to_csv(index=False, lineterminator="\n"))

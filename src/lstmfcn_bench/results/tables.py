@@ -17,22 +17,17 @@ import html
 import json
 import math
 from collections.abc import Iterable, Sequence
-from functools import cache
-from importlib import resources
-from io import StringIO
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_write_text
-from .errors import LstmfcnError, UnknownDatasetError
-from .registry import canonical_name
-
-#: Models in the order the paper lists them, and their display names (= published columns).
-MODELS: tuple[str, ...] = ("lstmfcn", "alstmfcn")
-DISPLAY: dict[str, str] = {"lstmfcn": "LSTM-FCN", "alstmfcn": "ALSTM-FCN"}
+from ..atomic import atomic_write_text
+from ..data.registry import canonical_name
+from ..errors import LstmfcnError, UnknownDatasetError
+from ..runs import DISPLAY, MODELS
+from .published import published_methods, published_table
 
 #: Keys every metrics file must have (values may be null only for the descriptive ones).
 REQUIRED_KEYS: tuple[str, ...] = (
@@ -67,42 +62,6 @@ RUN_KEY = ["dataset", "model", "cells", "seed"]
 
 #: |selected − published| at or below this (accuracy units) counts as "reproduced".
 WITHIN = 0.015
-
-
-# --------------------------------------------------------------------------- published table
-
-
-@cache
-def _published() -> pd.DataFrame:
-    text = (
-        resources.files("lstmfcn_bench")
-        .joinpath("resources", "lstm_fcn_published.csv")
-        .read_text("utf-8")
-    )
-    raw = pd.read_csv(StringIO(text))
-    raw = raw.rename(columns={"Dataset": "name_2015", "CNN": "FCN"})
-    raw.index = pd.Index([canonical_name(n) for n in raw["name_2015"]], name="dataset")
-    if raw.index.has_duplicates:  # pragma: no cover - guards the shipped resource
-        raise LstmfcnError("published table maps two 2015 names to one 2018 name")
-    raw["name_2015"] = raw["name_2015"].astype(object)
-    return raw
-
-
-def published_table() -> pd.DataFrame:
-    """The published accuracies (85 datasets), indexed by 2018 name.
-
-    Columns: ``name_2015`` (the paper's spelling), ``ALSTM-FCN``, ``LSTM-FCN`` (the authors'
-    leak-free rerun) and the baselines as headed in the paper's code, except that the column
-    headed ``CNN`` there is FCN (Wang et al., 2017) and is called ``FCN`` here.
-    """
-    return _published().copy()
-
-
-def published_methods() -> list[str]:
-    """Accuracy columns of the published table: LSTM-FCN, ALSTM-FCN, then the baselines."""
-    cols = [c for c in _published().columns if c != "name_2015"]
-    first = [DISPLAY[m] for m in MODELS]
-    return first + [c for c in cols if c not in first]
 
 
 # --------------------------------------------------------------------------- metrics input
@@ -240,7 +199,7 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
     """
     if long.empty:
         raise LstmfcnError("no runs to summarise (no metrics files?)")
-    pub = _published()
+    pub = published_table()
     datasets = sorted(long["dataset"].unique())
     models = [m for m in MODELS if m in set(long["model"])]
     selected = select_runs(long)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFormatError
+from ..errors import DataFormatError
 
 #: Cells that mean "no value" (besides NaN, which float() already reads).
 _MISSING_CELLS = frozenset({"?"})

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from lstmfcn_bench.errors import ConfigError
+from ..errors import ConfigError
 
 _PACKAGE = "lstmfcn_bench"
 

@@ -16,33 +16,24 @@ import keras
 import numpy as np
 from keras import layers
 
-from lstmfcn_bench.attention import AttentionLSTM
-from lstmfcn_bench.batchnorm import FusedBatchNormalization
-from lstmfcn_bench.errors import ConfigError
-
-MODEL_NAMES = ("lstmfcn", "alstmfcn")
+from .. import settings
+from ..errors import ConfigError
+from ..runs import KERAS_NAME, MODELS
+from .attention import AttentionLSTM
+from .batchnorm import FusedBatchNormalization
 
 LSTM_DROPOUT = 0.8
 # (filters, kernel size) of the three conv blocks of the FCN branch.
 CONV_BLOCKS = ((128, 8), (256, 5), (128, 3))
 
 
-def _check_int(what: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{what} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{what} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check(length, n_classes, cells, shuffle) -> tuple[int, int, int]:
     if not isinstance(shuffle, bool):
         raise ConfigError(f"shuffle must be true or false, got {shuffle!r}")
-    return (
-        _check_int("length (series length T)", length, 1),
-        _check_int("n_classes", n_classes, 2),
-        _check_int("cells (LSTM units)", cells, 1),
-    )
+    for what, value, low in (("length (series length T)", length, 1), ("n_classes", n_classes, 2)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ConfigError(f"{what} must be an integer >= {low}, got {value!r}")
+    return int(length), int(n_classes), settings.check_int("cells", cells, "cells (LSTM units)")
 
 
 def _fcn_branch(series, shuffle: bool):
@@ -76,14 +67,15 @@ def _build(recurrent, name, length, n_classes, shuffle) -> keras.Model:
 def lstm_fcn(length: int, n_classes: int, cells: int = 8, shuffle: bool = True) -> keras.Model:
     """LSTM-FCN: LSTM(cells) → Dropout(0.8) beside the FCN branch, concatenated, softmax."""
     length, n_classes, cells = _check(length, n_classes, cells, shuffle)
-    return _build(layers.LSTM(cells, name="lstm"), "lstm_fcn", length, n_classes, shuffle)
+    lstm = layers.LSTM(cells, name="lstm")
+    return _build(lstm, KERAS_NAME["lstmfcn"], length, n_classes, shuffle)
 
 
 def alstm_fcn(length: int, n_classes: int, cells: int = 8, shuffle: bool = True) -> keras.Model:
     """ALSTM-FCN: as LSTM-FCN with the attention LSTM (inert α ≡ 1 when shuffle=True)."""
     length, n_classes, cells = _check(length, n_classes, cells, shuffle)
     recurrent = AttentionLSTM(cells, name="attention_lstm")
-    return _build(recurrent, "alstm_fcn", length, n_classes, shuffle)
+    return _build(recurrent, KERAS_NAME["alstmfcn"], length, n_classes, shuffle)
 
 
 _BUILDERS = {"lstmfcn": lstm_fcn, "alstmfcn": alstm_fcn}
@@ -92,13 +84,11 @@ _BUILDERS = {"lstmfcn": lstm_fcn, "alstmfcn": alstm_fcn}
 def build_model(
     name: str, length: int, n_classes: int, cells: int = 8, shuffle: bool = True
 ) -> keras.Model:
-    """The model called ``name`` (one of MODEL_NAMES)."""
+    """The model called ``name`` (one of :data:`lstmfcn_bench.runs.MODELS`)."""
     try:
         builder = _BUILDERS[name]
     except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}"
-        ) from None
+        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
     return builder(length, n_classes, cells=cells, shuffle=shuffle)
 
 

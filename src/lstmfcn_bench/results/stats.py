@@ -1,4 +1,5 @@
-"""Statistics over datasets: wins/ties/losses, Wilcoxon signed-rank with Holm, mean ranks, CD diagram.
+"""Statistics over datasets: wins/ties/losses, Wilcoxon signed-rank with Holm, mean ranks
+(the critical-difference diagram itself is drawn in :mod:`lstmfcn_bench.figures.cd_diagram`).
 
 Methods compared: our selected LSTM-FCN and ALSTM-FCN (cells chosen by training loss, mean
 over seeds), the published LSTM-FCN and ALSTM-FCN, and the published baselines. A method
@@ -29,21 +30,17 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from itertools import combinations
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
-import scikit_posthocs as sp
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from scipy import stats as sst
 
-from .atomic import atomic_write, atomic_write_text
-from .tables import DISPLAY, MODELS, published_methods
+from ..atomic import atomic_write_text
+from ..runs import DISPLAY, MODELS
+from .published import published_methods
 
 DECIMALS = 4
 #: Fewest non-zero differences with which a two-sided Wilcoxon test can reach p < 0.05.
@@ -99,14 +96,6 @@ def ranks(acc: pd.DataFrame) -> pd.DataFrame:
         return acc.copy()
     r = sst.rankdata(-acc.to_numpy(), method="average", axis=1)
     return pd.DataFrame(r, index=acc.index, columns=acc.columns)
-
-
-def mean_ranks(summary: pd.DataFrame) -> pd.Series:
-    """Mean rank of each compared method over the common datasets."""
-    acc = accuracy_matrix(summary)
-    if acc.empty:
-        return pd.Series(dtype="float64", name="mean_rank")
-    return ranks(acc).mean(axis=0).rename("mean_rank")
 
 
 def holm(pvalues) -> np.ndarray:
@@ -227,86 +216,6 @@ def friedman(acc: pd.DataFrame) -> tuple[float, float] | None:
     return float(res.statistic), float(res.pvalue)
 
 
-# --------------------------------------------------------------------------- CD diagram
-
-_RC = {"svg.hashsalt": "lstmfcn-bench", "svg.fonttype": "path", "font.size": 9}
-
-
-def _new_figure(size: tuple[float, float]) -> Figure:
-    """A figure on the Agg canvas, outside pyplot: no global backend switch, nothing to close."""
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _cd_figure(summary: pd.DataFrame) -> Figure:
-    acc = accuracy_matrix(summary)
-    n, k = acc.shape
-    if n < MIN_NONZERO or k < 2:
-        fig = _new_figure((7, 1.6))
-        why = (
-            f"too few datasets (n={n}) where all {k} compared methods have values"
-            if k >= 2
-            else f"fewer than two methods with values (k={k})"
-        )
-        fig.text(
-            0.5,
-            0.5,
-            f"Critical-difference diagram not drawn:\n{why};\n"
-            f"the Wilcoxon signed-rank test needs at least {MIN_NONZERO} datasets.",
-            ha="center",
-            va="center",
-        )
-        return fig
-    mr = ranks(acc).mean(axis=0)
-    sig = pairwise_pvalues(acc)
-    fig = _new_figure((8, 1.2 + 0.28 * k))
-    ax = fig.add_subplot()
-    hue = {m: ("ours" if m.endswith("(ours)") else "published") for m in acc.columns}
-    sp.critical_difference_diagram(
-        mr,
-        sig,
-        ax=ax,
-        alpha=ALPHA,
-        label_fmt_left="{label} ({rank:.2f})",
-        label_fmt_right="({rank:.2f}) {label}",
-        hue=hue,
-        hue_order=["ours", "published"],
-        color_palette={"ours": "#c62828", "published": "#37474f"},
-    )
-    title = f"Mean rank over {n} datasets (1 = most accurate); bars: Wilcoxon–Holm p ≥ {ALPHA}"
-    fr = friedman(acc)
-    if fr is not None:
-        title += f"\nFriedman χ² = {fr[0]:.1f}, p = {fr[1]:.2g}"
-    ax.set_title(title, fontsize=9, pad=24)
-    fig.tight_layout()
-    return fig
-
-
-def _save(fig: Figure, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-    fig.savefig(buf, format=fmt, dpi=150, metadata=meta, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def _render_cd(summary: pd.DataFrame) -> tuple[bytes, bytes]:
-    with matplotlib.rc_context(_RC):
-        fig = _cd_figure(summary)
-        return _save(fig, "png"), _save(fig, "svg")
-
-
-def cd_diagram(summary: pd.DataFrame, out_png: Path, out_svg: Path | None = None) -> None:
-    """Critical-difference diagram of mean ranks (a figure saying so when there is too little data).
-
-    Output bytes are deterministic (no software/date metadata, fixed SVG hash salt).
-    """
-    png, svg = _render_cd(summary)
-    atomic_write(Path(out_png), lambda f: f.write(png))
-    if out_svg is not None:
-        atomic_write(Path(out_svg), lambda f: f.write(svg))
-
-
 # --------------------------------------------------------------------------- outputs
 
 METHOD_NOTE = (
@@ -413,11 +322,14 @@ def render_stats_html(table: pd.DataFrame, summary: pd.DataFrame, png: bytes) ->
 
 def write_stats(summary: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     """Write stats.csv, stats.html, cd_diagram.png and cd_diagram.svg; return the stats table."""
+    from ..figures.cd_diagram import cd_figure
+    from ..figures.style import figure_bytes, save_figure
+
     out_dir = Path(out_dir)
     table = compare(summary)
-    png, svg = _render_cd(summary)
+    figure = cd_figure(summary)
+    save_figure(figure, out_dir / "cd_diagram.png", tight=True)
+    png = figure_bytes(figure, "png", tight=True)
     atomic_write_text(out_dir / "stats.csv", table.to_csv(index=False, lineterminator="\n"))
-    atomic_write(out_dir / "cd_diagram.png", lambda f: f.write(png))
-    atomic_write(out_dir / "cd_diagram.svg", lambda f: f.write(svg))
     atomic_write_text(out_dir / "stats.html", render_stats_html(table, summary, png))
     return table

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write, atomic_write_text, sha256_file
+from ..errors import DataFormatError, LstmfcnError
 from . import registry
-from .atomic import atomic_write, atomic_write_text, sha256_file
-from .errors import ConfigError, DataFormatError, LstmfcnError
 
 DATA_FILE = "data.npz"
 META_FILE = "meta.json"
@@ -77,13 +77,10 @@ def prepare(
     # Imported here so `lstmfcn datasets` stays fast and light.
     from .acquire import discard, fetch_raw
     from .formats import read_split
-    from .preprocess import MISSING, NORMALISE, prepare_splits
+    from .preprocess import check_options, prepare_splits
 
     canon = registry.canonical_name(name)
-    if normalise not in NORMALISE:
-        raise ConfigError(f"normalise must be one of {', '.join(NORMALISE)}, got {normalise!r}")
-    if missing not in MISSING:
-        raise ConfigError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
+    check_options(normalise, missing)
     cache = Path(cache_dir or default_cache_dir())
     extra = {"password": password.encode()} if password else {}
     raw = fetch_raw(canon, source, cache, sha256=sha256, progress=progress, **extra)

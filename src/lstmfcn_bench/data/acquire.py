@@ -1,6 +1,6 @@
 """Getting the raw files of one UCR dataset into a local cache, real and verified.
 
-Sources (DESIGN.md, "Data"): the UCR 2018 archive zip (TSV members, ZipCrypto), the per-dataset
+Sources: the UCR 2018 archive zip (TSV members, ZipCrypto), the per-dataset
 zips of the timeseriesclassification.com mirror that aeon/sktime use (.ts/.arff/.txt), the
 package's embedded demo zips, or a local directory / ``file://`` URL holding any of those.
 
@@ -33,7 +33,6 @@ import shutil
 import stat
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -51,9 +50,10 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks, one process at a time
     fcntl = None  # type: ignore[assignment]
 
-from . import __version__
-from .atomic import sha256_file
-from .errors import ArchiveError, ChecksumError, ConfigError, DownloadError, LstmfcnError
+from .. import __version__
+from ..atomic import sha256_file
+from ..errors import ArchiveError, ChecksumError, ConfigError, DownloadError, LstmfcnError
+from ..progress import Progress
 from .registry import ALIASES_2015
 
 UCR2018_URL = "https://www.cs.ucr.edu/~eamonn/time_series_data_2018/UCRArchive_2018.zip"
@@ -71,7 +71,6 @@ FORMATS = (".ts", ".tsv", ".arff", ".txt", "")
 _SPLITS = ("TRAIN", "TEST")
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
-_PROGRESS_EVERY_S = 0.25
 _PROGRESS_MIN_EXTRACT = 8 << 20  # only big members: decrypting runs at about 1 MB/s
 
 
@@ -244,7 +243,7 @@ def _plan_dir(name: str, d: Path) -> _Plan:
             str(folder),
             train=train,
             test=test,
-            digest=_sha256_files([train, test]),
+            digest=sha256_file(train, test),
         )
     raise ConfigError(f"{d} holds no data for {name}: looked for {', '.join(looked)}")
 
@@ -334,7 +333,7 @@ def _prepare(
                 dest = tmp / f"{name}_{split}{_ext_of(src.name, name)}"
                 shutil.copyfile(src, dest)
                 members[split] = dest.name
-            digest = _sha256_files([tmp / members["TRAIN"], tmp / members["TEST"]])
+            digest = sha256_file(tmp / members["TRAIN"], tmp / members["TEST"])
             if sha256 is not None and digest != sha256:
                 raise ChecksumError(
                     f"{plan.source}: sha256 of train+test is {digest}, expected {sha256}"
@@ -465,7 +464,7 @@ def _extract_member(
     progress: bool,
 ) -> None:
     encrypted = bool(info.flag_bits & 0x1)
-    bar = _Progress(
+    bar = Progress(
         f"extracting {info.filename}",
         info.file_size,
         progress and info.file_size >= _PROGRESS_MIN_EXTRACT,
@@ -603,7 +602,7 @@ def _stream(url: str, out: BinaryIO, progress: bool) -> tuple[int, int | None, s
         h = hashlib.sha256()
         got = 0
         label = url.rsplit("/", 1)[-1] or url
-        bar = _Progress(f"downloading {label}", total, progress)
+        bar = Progress(f"downloading {label}", total, progress)
         try:
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
@@ -656,15 +655,6 @@ def _check_digest(label: str, digest: str, size: int, plan: _Plan, sha256: str |
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def _sha256_files(paths: Iterable[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def _mkdir_then(folder: Path, action) -> None:
@@ -721,37 +711,3 @@ def _locked(path: Path) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         os.close(fd)
-
-
-class _Progress:
-    """One stderr line updated in place, at most every _PROGRESS_EVERY_S seconds."""
-
-    def __init__(self, label: str, total: int | None, enabled: bool):
-        self.label, self.total, self.enabled = label, total, enabled
-        self.last = 0.0
-        self.done = 0
-        self.width = 0
-
-    def update(self, done: int) -> None:
-        self.done = done
-        now = time.monotonic()
-        if self.enabled and now - self.last >= _PROGRESS_EVERY_S:
-            self.last = now
-            self._write()
-
-    def _write(self) -> None:
-        mb = self.done / 1e6
-        if self.total:
-            pct = 100 * self.done // self.total
-            text = f"{self.label}: {pct:3d}% ({mb:.1f} of {self.total / 1e6:.1f} MB)"
-        else:
-            text = f"{self.label}: {mb:.1f} MB"
-        self.width = max(self.width, len(text))
-        sys.stderr.write("\r" + text.ljust(self.width))
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self._write()
-            sys.stderr.write("\n")
-            sys.stderr.flush()

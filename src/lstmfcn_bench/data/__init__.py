@@ -1,0 +1,3 @@
+"""The data layer: the UCR registry and names (registry), getting raw files into a verified
+cache (acquire), parsing them (formats), preprocessing (preprocess), and the prepared dataset
+on disk that every later step reads (dataset)."""

@@ -1,0 +1,61 @@
+"""Progress of long work as one stderr line redrawn in place (downloads, extraction, figures)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+#: Redraw at most this often; the final state is always drawn.
+REDRAW_EVERY_S = 0.25
+BAR_WIDTH = 30
+
+
+class Progress:
+    """``label: 42% (1.2 of 3.0 MB)`` for bytes, ``label [####......] 12/40`` for items.
+
+    Nothing is written when ``enabled`` is false; :meth:`close` draws the final state and ends
+    the line. ``total`` may be unknown (None) for bytes.
+    """
+
+    def __init__(self, label: str, total: int | None, enabled: bool, unit: str = "bytes"):
+        if unit not in ("bytes", "items"):
+            raise ValueError(f"unit must be 'bytes' or 'items', got {unit!r}")
+        self.label, self.total, self.enabled, self.unit = label, total, enabled, unit
+        self.done = 0
+        self._last = 0.0
+        self._width = 0
+
+    def update(self, done: int) -> None:
+        """Set the amount done so far."""
+        self.done = done
+        now = time.monotonic()
+        if self.enabled and now - self._last >= REDRAW_EVERY_S:
+            self._last = now
+            self._draw()
+
+    def advance(self, n: int) -> None:
+        self.update(self.done + n)
+
+    def close(self) -> None:
+        if self.enabled:
+            self._draw()
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def text(self) -> str:
+        if self.unit == "items":
+            total = max(self.total or 0, 1)
+            done = min(self.done, total)
+            filled = BAR_WIDTH * done // total
+            return f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}"
+        mb = self.done / 1e6
+        if self.total:
+            pct = 100 * self.done // self.total
+            return f"{self.label}: {pct:3d}% ({mb:.1f} of {self.total / 1e6:.1f} MB)"
+        return f"{self.label}: {mb:.1f} MB"
+
+    def _draw(self) -> None:
+        text = self.text()
+        self._width = max(self._width, len(text))
+        sys.stderr.write("\r" + text.ljust(self._width))
+        sys.stderr.flush()

@@ -1,0 +1,64 @@
+"""Evaluate a saved checkpoint on the test split and describe the run in one metrics JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_write_text
+from ..models.checkpoint import check_model_fits, load_checkpoint, predict_proba
+from ..runs import beside_model
+
+
+def evaluate(model_path: Path, dataset, info_path: Path | None = None) -> dict:
+    """Test accuracy, per-class accuracy, confusion matrix and the run's provenance (from the
+    run's ``_train.json``: ``info_path``, by default the one beside the model)."""
+    from .. import runtime
+
+    t0 = time.perf_counter()
+    model = load_checkpoint(model_path)
+    check_model_fits(model, dataset, model_path)
+    pred = predict_proba(model, dataset.X_test).argmax(axis=1)
+    y = dataset.y_test
+    K = dataset.n_classes
+    confusion = np.zeros((K, K), dtype=np.int64)
+    np.add.at(confusion, (y, pred), 1)
+    support = confusion.sum(axis=1)
+    per_class = {
+        cls: (float(confusion[k, k] / support[k]) if support[k] else None)
+        for k, cls in enumerate(dataset.classes)
+    }
+    info_path = Path(info_path) if info_path else beside_model(model_path, "info")
+    train_info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    config = train_info.get("config", {})
+    return {
+        "dataset": dataset.name,
+        "model": config.get("model"),
+        "cells": config.get("cells"),
+        "seed": config.get("seed"),
+        "test_accuracy": float((pred == y).mean()),
+        "n_test": int(len(y)),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": confusion.tolist(),
+        "classes": dataset.classes,
+        "train_loss": train_info.get("train_loss"),
+        "train_accuracy": train_info.get("train_accuracy"),
+        "best_epoch": train_info.get("best_epoch"),
+        "epochs_run": train_info.get("epochs_run"),
+        "train_seconds": train_info.get("seconds"),
+        "seconds_per_epoch_median": train_info.get("seconds_per_epoch_median"),
+        "eval_seconds": time.perf_counter() - t0,
+        "backend": train_info.get("backend"),
+        "device": train_info.get("device"),
+        "eval_device": runtime.device_description(),
+        "versions": train_info.get("versions") or runtime.versions(),
+        "data_sha256": dataset.meta.get("data_sha256"),
+        "train_config": config,
+    }
+
+
+def write_metrics(metrics: dict, out: Path) -> None:
+    atomic_write_text(Path(out), json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,108 @@
+"""Run identity: the model names, the record of one run, and every path a run's files take.
+
+A run is one training of one model on one dataset with one cells count and one seed. Its
+files are named after its *stem*, ``{model}_c{cells}_s{seed}``, inside per-dataset folders
+of the results tree. This module is the only place that spells those names: the CLI, the
+plan, the workflow's rules, evaluation, tables, timing and figures all ask it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The models, in the order the paper lists them.
+MODELS: tuple[str, ...] = ("lstmfcn", "alstmfcn")
+#: Display names, as in the paper and the published table's columns.
+DISPLAY: dict[str, str] = {"lstmfcn": "LSTM-FCN", "alstmfcn": "ALSTM-FCN"}
+#: The name each model's Keras graph carries (saved inside every .keras file).
+KERAS_NAME: dict[str, str] = {"lstmfcn": "lstm_fcn", "alstmfcn": "alstm_fcn"}
+#: Models with an attention LSTM, which the context figure can draw.
+ATTENTION_MODELS: tuple[str, ...] = ("alstmfcn",)
+
+#: The workflow's results tree (paths below are relative to it).
+RESULTS = "results"
+STEM = "{model}_c{cells}_s{seed}"
+
+#: Every file of one run: ``{dataset}`` and ``{stem}`` are filled in.
+RUN_FILES: dict[str, str] = {
+    "model": "models/{dataset}/{stem}.keras",  # the kept (minimum training loss) weights
+    "history": "models/{dataset}/{stem}_history.csv",
+    "info": "models/{dataset}/{stem}_train.json",
+    "resume": "models/{dataset}/{stem}.resume.npz",  # only while a run is unfinished
+    "metrics": "metrics/{dataset}/{stem}.json",
+    "train_log": "logs/train/{dataset}/{stem}.log",
+    "evaluate_log": "logs/evaluate/{dataset}/{stem}.log",
+    "train_benchmark": "benchmarks/train/{dataset}/{stem}.tsv",  # Snakemake's time and memory
+    "evaluate_benchmark": "benchmarks/evaluate/{dataset}/{stem}.tsv",
+    "curves": "figures/{dataset}/curves_{stem}.png",
+    "curves_svg": "figures/{dataset}/curves_{stem}.svg",
+    "curves_log": "logs/figures/{dataset}/curves_{stem}.log",
+}
+_STEM_RE = re.compile(STEM.format(model=r"(\w+?)", cells=r"(\d+)", seed=r"(\d+)"))
+#: Files written beside the model file, named by the model file's stem.
+_BESIDE_MODEL = {"history": "_history.csv", "info": "_train.json", "resume": ".resume.npz"}
+
+
+def display_name(model: str) -> str:
+    """'LSTM-FCN' for 'lstmfcn' or for its Keras graph name 'lstm_fcn'; else the name itself."""
+    by_keras = {k: m for m, k in KERAS_NAME.items()}
+    return DISPLAY.get(by_keras.get(model, model), model)
+
+
+def stem(model: str, cells: int, seed: int) -> str:
+    return STEM.format(model=model, cells=cells, seed=seed)
+
+
+def pattern(kind: str, root: str = RESULTS) -> str:
+    """The path of ``kind`` as a wildcard pattern (``{dataset}``, ``{model}``, ``{cells}``,
+    ``{seed}``), as the workflow's rules declare it."""
+    return f"{root}/{RUN_FILES[kind].format(dataset='{dataset}', stem=STEM)}"
+
+
+@dataclass(frozen=True)
+class Run:
+    dataset: str
+    model: str
+    cells: int
+    seed: int
+
+    @property
+    def stem(self) -> str:
+        return stem(self.model, self.cells, self.seed)
+
+    def path(self, kind: str, root: str | Path = RESULTS) -> Path:
+        """Where file ``kind`` (a key of :data:`RUN_FILES`) of this run lives under ``root``."""
+        return Path(root) / RUN_FILES[kind].format(dataset=self.dataset, stem=self.stem)
+
+
+def beside_model(model_path: Path, kind: str) -> Path:
+    """The run's ``history``, ``info`` or ``resume`` file next to its ``.keras`` file."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + _BESIDE_MODEL[kind])
+
+
+def run_of(path: Path) -> Run:
+    """The run a file named after it belongs to: ``.../{dataset}/{stem}<suffix>``."""
+    path = Path(path)
+    match = _STEM_RE.fullmatch(stem_of(path).removeprefix("curves_"))
+    if match is None:
+        raise ValueError(f"{path} is not named after a run ({STEM})")
+    model, cells, seed = match.groups()
+    return Run(path.parent.name, model, int(cells), int(seed))
+
+
+def stem_of(path: Path) -> str:
+    """The run stem of the model file or of a file beside it."""
+    name = Path(path).name
+    for suffix in (*_BESIDE_MODEL.values(), ".keras"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return Path(path).stem
+
+
+def history_to_info(history_path: Path) -> Path:
+    """``<stem>_history.csv`` → ``<stem>_train.json`` next to it."""
+    history_path = Path(history_path)
+    return history_path.with_name(stem_of(history_path) + _BESIDE_MODEL["info"])

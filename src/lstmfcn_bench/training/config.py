@@ -1,0 +1,56 @@
+"""The settings of one training run, checked once, and the identity a resume state must match."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from .. import settings
+from ..errors import ConfigError
+from ..runs import MODELS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "lstmfcn"
+    cells: int = 8
+    epochs: int = 2000
+    batch_size: int = settings.default("batch_size")
+    learning_rate: float = 1e-3
+    seed: int = 0
+    plateau_patience: int = settings.default("patience")
+    plateau_factor: float = 1.0 / 2.0 ** (1.0 / 3.0)
+    plateau_min_lr: float = 1e-4
+    plateau_min_delta: float = 1e-4  # Keras ReduceLROnPlateau's default, which the authors kept
+    shuffle: bool = settings.default("shuffle")  # the dimension shuffle: one LSTM timestep
+    checkpoint_every: int = settings.default("checkpoint_every")  # epochs between resume states
+    tf32: bool = settings.default("tf32")  # TF32 tensor-core maths allowed on GPUs
+
+    def validate(self) -> None:
+        """ConfigError for a value outside the config schema's range (the workflow's too)."""
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        for field, key in (
+            ("cells", "cells"),
+            ("epochs", "epochs"),
+            ("batch_size", "batch_size"),
+            ("seed", "seeds"),
+            ("plateau_patience", "patience"),
+            ("checkpoint_every", "checkpoint_every"),
+        ):
+            settings.check_int(key, getattr(self, field), field)
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 < self.plateau_factor < 1:
+            raise ConfigError(f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
+
+    def fingerprint(self, data_sha256: str) -> str:
+        """Identity of a run for resuming: everything but the epoch budget (which may grow)."""
+        d = asdict(self)
+        d.pop("epochs")
+        d.pop("checkpoint_every")
+        if not d["tf32"]:
+            d.pop("tf32")  # fp32 runs keep the identity they had before the option existed
+        d["data"] = data_sha256
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
