@@ -48,6 +48,9 @@ def cd_figure(summary: pd.DataFrame) -> Figure:
             hue_order=["ours", "published"],
             color_palette={"ours": OURS_COLOUR, "published": PUBLISHED_COLOUR},
         )
+        # The rank axis is the top spine; the shared style's grid and hidden spines do not apply.
+        ax.grid(False)
+        ax.spines["top"].set_visible(True)
         title = f"Mean rank over {n} datasets (1 = most accurate); bars: Wilcoxon–Holm p ≥ {ALPHA}"
         fr = friedman(acc)
         if fr is not None:
