@@ -406,6 +406,31 @@ def test_keras_file_round_trip(tmp_path, name, shuffle):
     np.testing.assert_array_equal(predict(loaded, x), predict(model, x))
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_checkpoints_saved_before_the_package_layout_still_load(tmp_path, name):
+    """Files saved when the custom layers lived in lstmfcn_bench.{batchnorm,attention} name
+    those modules; the registered names still find the classes."""
+    import zipfile
+
+    from lstmfcn_bench.models.checkpoint import load_checkpoint
+
+    model = build_model(name, T, 3, cells=8)
+    new = tmp_path / "new.keras"
+    model.save(new)
+    old = tmp_path / "old.keras"
+    with zipfile.ZipFile(new) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "config.json":
+                text = data.decode()
+                assert "lstmfcn_bench.models.batchnorm" in text
+                data = text.replace("lstmfcn_bench.models.", "lstmfcn_bench.").encode()
+            dst.writestr(item, data)
+    loaded = load_checkpoint(old)
+    x = random_series(4, (1, T), seed=5)
+    np.testing.assert_array_equal(predict(loaded, x), predict(model, x))
+
+
 JAX_SCRIPT = textwrap.dedent(
     """
     import json, os, sys

@@ -130,10 +130,26 @@ def _check_label(label: str, path: Path, lineno: int) -> str:
     return label
 
 
-def _finish(path: Path, series: list, labels: list, lines: list) -> RawSplit:
-    if not series:
-        raise DataFormatError(f"{path}: no series found (empty split)")
-    return RawSplit(series=series, labels=labels, path=path, lines=lines)
+class _Rows:
+    """The series of a split read so far, each with its label and line number."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.series: list[np.ndarray] = []
+        self.labels: list[str] = []
+        self.lines: list[int] = []
+
+    def add(self, x: np.ndarray, label: str, lineno: int) -> None:
+        if x.size == 0:
+            raise _error(self.path, lineno, "series has no values (all missing)")
+        self.series.append(x)
+        self.labels.append(label)
+        self.lines.append(lineno)
+
+    def finish(self) -> RawSplit:
+        if not self.series:
+            raise DataFormatError(f"{self.path}: no series found (empty split)")
+        return RawSplit(series=self.series, labels=self.labels, path=self.path, lines=self.lines)
 
 
 def _read_delimited(
@@ -147,7 +163,7 @@ def _read_delimited(
     unquote: bool = False,
 ) -> RawSplit:
     """Fixed-width rows (TSV, ARFF, 2015): every row must have the same number of columns."""
-    series, labels, lines = [], [], []
+    rows_read = _Rows(path)
     first_line = None
     for lineno, line in rows:
         cells = split(line)
@@ -174,13 +190,10 @@ def _read_delimited(
             raise _error(
                 path, lineno, f"class {label!r} is not among the declared {sorted(allowed_labels)}"
             )
-        x = _strip_trailing_nan(_to_floats(values, path, lineno, first_col))
-        if x.size == 0:
-            raise _error(path, lineno, "series has no values (all missing)")
-        series.append(x)
-        labels.append(label)
-        lines.append(lineno)
-    return _finish(path, series, labels, lines)
+        rows_read.add(
+            _strip_trailing_nan(_to_floats(values, path, lineno, first_col)), label, lineno
+        )
+    return rows_read.finish()
 
 
 def _nonblank(lines: Iterator[tuple[int, str]], comment: str | None = None):
@@ -314,7 +327,7 @@ def _read_ts(path: Path) -> RawSplit:
     else:
         raise DataFormatError(f"{path}: no @data section (empty split)")
 
-    series, labels, row_lines = [], [], []
+    rows_read = _Rows(path)
     expected = series_length if equal_length is not False else None
     expected_from = "@seriesLength" if expected is not None else None
     for lineno, line in lines:
@@ -352,9 +365,5 @@ def _read_ts(path: Path) -> RawSplit:
                 lineno,
                 f"ragged row: {x.size} values, but {expected_from} says {expected}{hint}",
             )
-        if x.size == 0:
-            raise _error(path, lineno, "series has no values (all missing)")
-        series.append(x)
-        labels.append(label)
-        row_lines.append(lineno)
-    return _finish(path, series, labels, row_lines)
+        rows_read.add(x, label, lineno)
+    return rows_read.finish()

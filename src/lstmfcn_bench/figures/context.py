@@ -1,7 +1,7 @@
 """Context visualisation for ALSTM-FCN: what the attention LSTM attends to, per sample.
 
 For each series the attention LSTM gives, at every recurrence step t, the attention weights
-α_t over its S input timesteps and the context z_t = Σ_j α_tj x_j (:mod:`lstmfcn_bench.attention`).
+α_t over its S input timesteps and the context z_t = Σ_j α_tj x_j (:mod:`lstmfcn_bench.models.attention`).
 Drawn per sample under the series: α averaged over the recurrence steps (a distribution over the
 input timesteps, summing to 1) and z flattened over steps and features, each linearly resized to
 the series length when its length differs and rescaled to [-1, 1].

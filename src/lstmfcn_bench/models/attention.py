@@ -61,6 +61,28 @@ def _activation(value):
     return hard_sigmoid_legacy if value is None else keras.activations.get(value)
 
 
+#: The cell's options, which AttentionLSTM takes and hands to its cell: how each is read from
+#: a constructor argument and written into a config.
+_OPTIONS = {
+    "activation": (keras.activations.get, keras.activations.serialize),
+    "recurrent_activation": (_activation, keras.activations.serialize),
+    "kernel_initializer": (keras.initializers.get, keras.initializers.serialize),
+    "recurrent_initializer": (keras.initializers.get, keras.initializers.serialize),
+    "attention_initializer": (keras.initializers.get, keras.initializers.serialize),
+    "bias_initializer": (keras.initializers.get, keras.initializers.serialize),
+    "unit_forget_bias": (bool, bool),
+}
+
+
+def _set_options(layer, **values) -> None:
+    for key, (read, _) in _OPTIONS.items():
+        setattr(layer, key, read(values[key]))
+
+
+def _options_config(layer) -> dict:
+    return {key: write(getattr(layer, key)) for key, (_, write) in _OPTIONS.items()}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class AttentionLSTMCell(keras.layers.Layer):
     """One step of the attention LSTM (equations in the module docstring).
@@ -95,13 +117,16 @@ class AttentionLSTMCell(keras.layers.Layer):
         self.units = int(units)
         self.sequence_length = int(sequence_length)
         self.input_dim = int(input_dim)
-        self.activation = keras.activations.get(activation)
-        self.recurrent_activation = _activation(recurrent_activation)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.attention_initializer = keras.initializers.get(attention_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        _set_options(
+            self,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            attention_initializer=attention_initializer,
+            bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias,
+        )
         # Known at construction because keras.layers.RNN reads them in its __init__.
         self.state_size = [self.units, self.units, self.sequence_length * self.input_dim]
         self.output_size = self.units
@@ -198,13 +223,7 @@ class AttentionLSTMCell(keras.layers.Layer):
             "units": self.units,
             "sequence_length": self.sequence_length,
             "input_dim": self.input_dim,
-            "activation": keras.activations.serialize(self.activation),
-            "recurrent_activation": keras.activations.serialize(self.recurrent_activation),
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "attention_initializer": keras.initializers.serialize(self.attention_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
+            **_options_config(self),
         }
         return {**super().get_config(), **config}
 
@@ -234,13 +253,16 @@ class AttentionLSTM(keras.layers.Layer):
         if int(units) < 1:
             raise ConfigError(f"AttentionLSTM: units must be >= 1, got {units!r}")
         self.units = int(units)
-        self.activation = keras.activations.get(activation)
-        self.recurrent_activation = _activation(recurrent_activation)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.attention_initializer = keras.initializers.get(attention_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        _set_options(
+            self,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            attention_initializer=attention_initializer,
+            bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias,
+        )
         self.cell = None
         self.rnn = None
 
@@ -255,13 +277,7 @@ class AttentionLSTM(keras.layers.Layer):
             self.units,
             sequence_length,
             input_dim,
-            activation=self.activation,
-            recurrent_activation=self.recurrent_activation,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            attention_initializer=self.attention_initializer,
-            bias_initializer=self.bias_initializer,
-            unit_forget_bias=self.unit_forget_bias,
+            **{key: getattr(self, key) for key in _OPTIONS},
             dtype=self.dtype_policy,
             name="cell",
         )
@@ -288,13 +304,7 @@ class AttentionLSTM(keras.layers.Layer):
     def get_config(self):
         config = {
             "units": self.units,
-            "activation": keras.activations.serialize(self.activation),
-            "recurrent_activation": keras.activations.serialize(self.recurrent_activation),
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "attention_initializer": keras.initializers.serialize(self.attention_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
+            **_options_config(self),
         }
         return {**super().get_config(), **config}
 
