@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sst
 
+from lstmfcn_bench.aggregate import write_statistics
 from lstmfcn_bench.errors import LstmfcnError
 from lstmfcn_bench.figures.cd_diagram import cd_figure
 from lstmfcn_bench.figures.style import save_figure
@@ -321,7 +322,7 @@ def test_too_few_nonzero_differences_gives_a_note():
 
 def test_three_datasets_note_and_empty_p(tmp_path):
     s = stats_summary(3)
-    table = stats.write_stats(s, tmp_path)
+    table = write_statistics(s, tmp_path)
     assert table["p_value"].isna().all() and table["p_holm"].isna().all()
     assert (table["note"].str.startswith("too few datasets (n=3) for a Wilcoxon test")).all()
     csv_rows = (tmp_path / "stats.csv").read_text().splitlines()
@@ -345,7 +346,7 @@ def test_cd_diagram_png_svg_deterministic(tmp_path):
 
 def test_stats_from_results_table(summ, tmp_path):
     # two paper datasets: every published method has values; too few for the test
-    table = stats.write_stats(summ, tmp_path)
+    table = write_statistics(summ, tmp_path)
     methods = stats.accuracy_matrix(summ).columns
     assert list(methods[:4]) == ["LSTM-FCN (ours)", "ALSTM-FCN (ours)", "LSTM-FCN", "ALSTM-FCN"]
     assert "FCN" in methods and len(methods) == 16

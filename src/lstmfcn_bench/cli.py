@@ -108,13 +108,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
-    from .results.stats import write_stats
-    from .results.tables import headline, load_metrics, write_tables
-    from .results.timing import write_timing
+    from .aggregate import aggregate
+    from .results.tables import headline
 
-    summary = write_tables(args.metrics, args.out)
-    write_stats(summary, args.out)
-    write_timing(load_metrics(args.metrics)[0], args.out, args.benchmarks)
+    summary = aggregate(args.metrics, args.out, args.benchmarks)
     for model, h in headline(summary).items():
         print(f"{model}: {h}")
     print(f"tables -> {args.out}/summary.csv, {args.out}/summary.html, {args.out}/stats.csv")

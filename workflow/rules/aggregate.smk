@@ -1,4 +1,4 @@
-# lstmfcn aggregate -> lstmfcn_bench.results (tables, stats, timing) and figures.cd_diagram
+# lstmfcn aggregate -> lstmfcn_bench.aggregate (results.tables, .stats, .timing, figures.cd_diagram)
 rule aggregate:
     input:
         metrics=every_run("metrics"),

@@ -320,16 +320,10 @@ def render_stats_html(table: pd.DataFrame, summary: pd.DataFrame, png: bytes) ->
     )
 
 
-def write_stats(summary: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
-    """Write stats.csv, stats.html, cd_diagram.png and cd_diagram.svg; return the stats table."""
-    from ..figures.cd_diagram import cd_figure
-    from ..figures.style import figure_bytes, save_figure
-
+def write_stats(summary: pd.DataFrame, out_dir: Path, cd_png: bytes) -> pd.DataFrame:
+    """Write stats.csv and stats.html (showing the CD diagram ``cd_png``); return the table."""
     out_dir = Path(out_dir)
     table = compare(summary)
-    figure = cd_figure(summary)
-    save_figure(figure, out_dir / "cd_diagram.png", tight=True)
-    png = figure_bytes(figure, "png", tight=True)
     atomic_write_text(out_dir / "stats.csv", table.to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(out_dir / "stats.html", render_stats_html(table, summary, png))
+    atomic_write_text(out_dir / "stats.html", render_stats_html(table, summary, cd_png))
     return table
