@@ -286,6 +286,28 @@ def test_context_cli(runs, data_root, tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
+def test_context_svg_is_the_same_from_two_processes(tmp_path):
+    """Constrained layout's solver leaves process-dependent noise in the last bits of the clip
+    rectangles, which matplotlib hashes into the SVG's ids (seen with ArrowHead's three
+    classes, not with GunPoint): the ids are numbered, so two processes write one file."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "data"
+    prepare("ArrowHead", root, cache_dir=tmp_path / "cache", progress=False)
+    model = tmp_path / "alstmfcn.keras"
+    train(load("ArrowHead", root), TrainConfig(model="alstmfcn", epochs=2), model, log_every=0)
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.png"
+        cmd = [sys.executable, "-m", "lstmfcn_bench.cli", "context", str(model), "--classwise"]
+        cmd += ["--dataset", "ArrowHead", "--root", str(root), "--out", str(out)]
+        subprocess.run(cmd, check=True, capture_output=True)
+        outs.append(out.with_suffix(".svg").read_bytes())
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.slow
 def test_context_of_a_model_without_attention_is_a_clear_error(
     runs, gunpoint, data_root, tmp_path, capsys
 ):
