@@ -231,10 +231,13 @@ def test_sigkill_then_rerun_resumes_exactly(tmp_path, data_root, reference_run):
 
 
 @pytest.mark.slow
-def test_sigterm_saves_then_exits_nonzero(tmp_path, data_root, reference_run):
+@pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_signal_saves_then_exits_with_its_status(
+    tmp_path, data_root, reference_run, sig, status
+):
     cmd = train_cmd(data_root, tmp_path)
-    code, out = run_until(cmd, 8, signal.SIGTERM)
-    assert code == 143, out
+    code, out = run_until(cmd, 8, sig)
+    assert code == status, out
     assert "resume state saved" in out
     stopped = int(out.split("after epoch ")[1].split(";")[0])
     model = tmp_path / "alstmfcn_c8_s3.keras"
@@ -295,6 +298,7 @@ def test_evaluate_rejects_a_mismatched_dataset(tmp_path, data_root, small_checkp
                 str(data_root),
                 "--out",
                 str(out),
+                "--allow-other-data",  # past the provenance check: the shapes differ too
             ]
         )
         == 2

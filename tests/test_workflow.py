@@ -102,6 +102,9 @@ def test_paper_dag_builds_without_data(tmp_path):
         ({"overrides": {"GunPoint": {"epochs": 0}}}, "overrides"),
         ({"overrides": {"GunPoint": {"lr": 1}}}, "lr"),
         ({"colour": "red"}, "colour"),
+        ({"datasets": []}, "config key 'datasets': [] should be non-empty"),
+        ({"cells": [8, 100000]}, "config key 'cells.1'"),
+        ({"threads": 0}, "config key 'threads'"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, config, message):
@@ -111,6 +114,30 @@ def test_bad_config_stops_before_any_job(tmp_path, config, message):
     text = done.stdout + done.stderr
     assert message in text, text
     assert "rule train" not in text and not (wd / "results").exists()
+
+
+def test_paths_with_spaces_and_shell_characters_reach_the_commands(tmp_path):
+    """`source` and `cache` are quoted in the data rule: a real fetch through them."""
+    (tmp_path / "work dir").mkdir()
+    wd = copy_workflow(tmp_path / "work dir")
+    source = tmp_path / "sp ace; $(touch pwned)"
+    source.mkdir()
+    demo = Path(__import__("lstmfcn_bench").__file__).parent / "resources" / "demo"
+    shutil.copy(demo / "GunPoint.zip", source / "GunPoint.zip")
+    cache = tmp_path / "ca che & co"
+    done = snakemake(
+        wd,
+        "--cores",
+        "1",
+        "results/data/GunPoint/meta.json",
+        "--config",
+        f"source={source}",
+        f"cache={cache}",
+        "datasets=[GunPoint]",
+    )
+    assert (wd / "results/data/GunPoint/data.npz").exists(), done.stdout
+    assert list((cache / "downloads").rglob("GunPoint.zip")) or (cache / "raw/GunPoint").is_dir()
+    assert not (wd / "pwned").exists() and not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.parametrize("flag", ["true", "false"])

@@ -49,6 +49,24 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def check_writable(path: Path, what: str, folder: bool) -> None:
+    """ConfigError naming ``what`` unless ``path`` can be written as a folder (``folder``) or
+    a file, now: before any work is done for it. Creates nothing."""
+    from .errors import ConfigError
+
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        kind = "a folder" if path.is_dir() else "a file"
+        raise ConfigError(f"{what} {path} is {kind}; expected {'a folder' if folder else 'a file'}")
+    existing = path if folder else path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{what} {path} cannot be made: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {path} cannot be written: no write permission on {existing}")
+
+
 def sha256_file(*paths: Path) -> str:
     """The sha256 of a file, or of several files' bytes one after the other."""
     h = hashlib.sha256()

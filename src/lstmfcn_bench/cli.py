@@ -4,11 +4,14 @@ user-facing errors print as one line (no traceback) and exit with status 2."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
-from .errors import LstmfcnError
+from . import settings
+from .atomic import check_writable
+from .errors import ConfigError, LstmfcnError
 
 
 def cmd_datasets(args: argparse.Namespace) -> None:
@@ -74,6 +77,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         tf32=args.tf32,
     )
     config.validate()  # before anything is read or written
+    _check_threads(args.threads)
+    if args.log_every < 0:
+        raise ConfigError(f"--log-every must be >= 0 (0: no epoch lines), got {args.log_every}")
+    check_writable(args.out, "--out", folder=True)
     dataset = load(args.name, args.root)
     runtime.configure(args.threads, deterministic=args.deterministic, tf32=config.tf32)
     out = args.out / f"{stem(config.model, config.cells, config.seed)}.keras"
@@ -92,14 +99,21 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
 
 
+def _check_threads(threads: int | None) -> None:
+    if threads is not None:
+        settings.check_int("threads", threads, "--threads")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from . import runtime
     from .data.dataset import load
     from .results.evaluation import evaluate, write_metrics
 
+    _check_threads(args.threads)
+    check_writable(args.out, "--out", folder=False)
     dataset = load(args.dataset, args.root)
     runtime.configure(args.threads)  # full fp32 on GPUs, the job's share of the CPUs
-    metrics = evaluate(args.model_path, dataset, args.info)
+    metrics = evaluate(args.model_path, dataset, args.info, args.allow_other_data)
     write_metrics(metrics, args.out)
     print(
         f"{dataset.name}: test accuracy {metrics['test_accuracy']:.4f} "
@@ -111,6 +125,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     from .aggregate import aggregate
     from .results.tables import headline
 
+    check_writable(args.out, "--out", folder=True)
     summary = aggregate(args.metrics, args.out, args.benchmarks)
     for model, h in headline(summary).items():
         print(f"{model}: {h}")
@@ -128,6 +143,7 @@ def cmd_cam(args: argparse.Namespace) -> None:
     from .figures.style import save_figure
     from .models.checkpoint import check_model_fits, load_checkpoint
 
+    check_writable(args.out, "--out", folder=False)
     dataset = load(args.dataset, args.root)
     model = load_checkpoint(args.model_path)
     check_model_fits(model, dataset, args.model_path)
@@ -142,6 +158,7 @@ def cmd_context(args: argparse.Namespace) -> None:
     from .models.attention import find_attention_layer
     from .models.checkpoint import check_model_fits, load_checkpoint
 
+    check_writable(args.out, "--out", folder=False)
     limit = parse_limit(args.limit)
     dataset = load(args.dataset, args.root)
     model = load_checkpoint(args.model_path)
@@ -161,6 +178,7 @@ def cmd_curves(args: argparse.Namespace) -> None:
     from .figures.curves import curves_figure
     from .figures.style import save_figure
 
+    check_writable(args.out, "--out", folder=False)
     _saved("training curves", save_figure(curves_figure(args.history, args.info), args.out))
 
 
@@ -168,6 +186,9 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     from .figures.scatter import scatter_figure
     from .figures.style import save_figure
 
+    check_writable(args.out, "--out", folder=False)
+    if not (math.isfinite(args.threshold) and args.threshold >= 0):
+        raise ConfigError(f"--threshold must be >= 0 points, got {args.threshold}")
     fig = scatter_figure(args.summary, threshold=args.threshold / 100)
     _saved("accuracy scatter", save_figure(fig, args.out))
 
@@ -224,7 +245,6 @@ def _add_figure_parsers(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import settings
     from .data.preprocess import MISSING, NORMALISE
     from .data.registry import PRESETS
     from .runs import MODELS
@@ -327,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="the run's _train.json (default: the one beside MODEL.keras)",
+    )
+    e.add_argument(
+        "--allow-other-data",
+        action="store_true",
+        help="evaluate a model on data other than its training run's (transfer experiments; "
+        "recorded in the metrics as trained_on)",
     )
     e.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     e.set_defaults(func=cmd_evaluate)

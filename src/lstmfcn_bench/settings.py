@@ -62,11 +62,13 @@ def minimum(key: str) -> int:
 
 def check_int(key: str, value, what: str | None = None) -> int:
     """``value`` as an int within the schema's range for ``key``, or ConfigError saying
-    ``<what> must be >= <minimum>``."""
+    ``<what> must be >= <minimum>`` (or ``<= <maximum>``)."""
     what = what or key
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ConfigError(f"{what} must be an integer, got {value!r}")
-    low = minimum(key)
+    low, high = minimum(key), _number_rule(key).get("maximum")
     if value < low:
         raise ConfigError(f"{what} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ConfigError(f"{what} must be <= {high}, got {value}")
     return int(value)

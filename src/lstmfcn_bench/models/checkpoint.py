@@ -35,7 +35,8 @@ def load_checkpoint(path: Path):
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for a broken archive
-        raise LstmfcnError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from None
+        why = " ".join(str(e).split())  # Keras's messages run over many lines: one line here
+        raise LstmfcnError(f"cannot load checkpoint {path}: {type(e).__name__}: {why}") from None
     names = {layer.name for layer in model.layers}
     if "head" not in names or not ({"lstm", "attention_lstm"} & names):
         raise LstmfcnError(f"{path} is a Keras model but not an LSTM-FCN/ALSTM-FCN of this package")

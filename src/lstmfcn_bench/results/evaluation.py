@@ -9,17 +9,58 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write_text
+from ..errors import LstmfcnError
 from ..models.checkpoint import check_model_fits, load_checkpoint, predict_proba
 from ..runs import beside_model
 
 
-def evaluate(model_path: Path, dataset, info_path: Path | None = None) -> dict:
+def _trained_on(info: dict, info_path: Path, dataset, allow_other_data: bool) -> dict | None:
+    """None when the run was trained on ``dataset`` (name and data sha256 as its _train.json
+    records them); else what it was trained on, if ``allow_other_data``, or an error."""
+    trained = {"dataset": info.get("dataset"), "data_sha256": info.get("data_sha256")}
+    here = {"dataset": dataset.name, "data_sha256": dataset.meta.get("data_sha256")}
+    if trained == here:
+        return None
+    if not allow_other_data:
+        what = (
+            f"dataset {trained['dataset']}"
+            if trained["dataset"] != here["dataset"]
+            else f"other data of {here['dataset']} (sha256 {trained['data_sha256']})"
+        )
+        raise LstmfcnError(
+            f"{info_path} says the model was trained on {what}, not on {here['dataset']} "
+            f"(sha256 {here['data_sha256']}); pass --allow-other-data to evaluate it anyway"
+        )
+    return trained
+
+
+def evaluate(
+    model_path: Path, dataset, info_path: Path | None = None, allow_other_data: bool = False
+) -> dict:
     """Test accuracy, per-class accuracy, confusion matrix and the run's provenance (from the
-    run's ``_train.json``: ``info_path``, by default the one beside the model)."""
+    run's ``_train.json``: ``info_path``, by default the one beside the model).
+
+    The model must have been trained on ``dataset`` (its _train.json says on which); with
+    ``allow_other_data`` (transfer experiments) it is evaluated anyway and the metrics record
+    what it was trained on under ``trained_on``."""
     from .. import runtime
 
     t0 = time.perf_counter()
     model = load_checkpoint(model_path)
+    info_path = Path(info_path) if info_path else beside_model(model_path, "info")
+    if info_path.is_file():
+        try:
+            train_info = json.loads(info_path.read_text("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise LstmfcnError(f"{info_path} is not a run's _train.json ({e})") from None
+    elif allow_other_data:
+        train_info = {}
+    else:
+        raise LstmfcnError(
+            f"no {info_path}: the run's _train.json says which dataset the model was trained "
+            "on; pass --info, or --allow-other-data to evaluate it without that check"
+        )
+    trained_on = _trained_on(train_info, info_path, dataset, allow_other_data)
     check_model_fits(model, dataset, model_path)
     pred = predict_proba(model, dataset.X_test).argmax(axis=1)
     y = dataset.y_test
@@ -31,8 +72,6 @@ def evaluate(model_path: Path, dataset, info_path: Path | None = None) -> dict:
         cls: (float(confusion[k, k] / support[k]) if support[k] else None)
         for k, cls in enumerate(dataset.classes)
     }
-    info_path = Path(info_path) if info_path else beside_model(model_path, "info")
-    train_info = json.loads(info_path.read_text()) if info_path.exists() else {}
     config = train_info.get("config", {})
     return {
         "dataset": dataset.name,
@@ -56,6 +95,7 @@ def evaluate(model_path: Path, dataset, info_path: Path | None = None) -> dict:
         "eval_device": runtime.device_description(),
         "versions": train_info.get("versions") or runtime.versions(),
         "data_sha256": dataset.meta.get("data_sha256"),
+        "trained_on": trained_on,  # null: trained on this dataset, as checked
         "train_config": config,
     }
 

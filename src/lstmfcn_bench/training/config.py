@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 
 from .. import settings
@@ -40,8 +41,10 @@ class TrainConfig:
             ("checkpoint_every", "checkpoint_every"),
         ):
             settings.check_int(key, getattr(self, field), field)
-        if not self.learning_rate > 0:
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not (math.isfinite(self.plateau_min_delta) and self.plateau_min_delta >= 0):
+            raise ConfigError(f"plateau_min_delta must be >= 0, got {self.plateau_min_delta}")
         if not 0 < self.plateau_factor < 1:
             raise ConfigError(f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
 

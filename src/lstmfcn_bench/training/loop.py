@@ -18,6 +18,7 @@ import contextlib
 import signal
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +34,12 @@ from .resume import ResumeState
 
 
 class TrainingInterrupted(LstmfcnError):
-    """SIGTERM/SIGINT arrived: the resume state was saved; rerun the same command to go on."""
+    """SIGTERM/SIGINT arrived: the resume state was saved; rerun the same command to go on.
+    The exit status is the shell's for that signal (143 for SIGTERM, 130 for SIGINT)."""
 
-    exit_code = 143
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 @dataclass
@@ -66,28 +70,40 @@ def _stop_on_signals(state: dict):
             signal.signal(s, h)
 
 
+def _set_aside(resume_path: Path, why: str, log) -> None:
+    """Keep an unusable resume state for inspection, out of the way of the next attempt."""
+    damaged = resume_path.with_name(resume_path.name + ".unusable")
+    resume_path.replace(damaged)
+    log(f"warning: resume state {resume_path} {why}; set aside as {damaged.name}, starting over")
+
+
 def _start(dataset, config: TrainConfig, model_path: Path, fingerprint: str, weights, log):
     """A compiled model and the state to continue from: the resume state's when it is readable
-    and of this run, else a fresh model and a fresh state."""
+    and of this run, else a freshly built model and a fresh state (nothing of a state that
+    failed to load stays in the model)."""
     resume_path = beside_model(model_path, "resume")
     model = new_model(config, dataset.length, dataset.n_classes, weights)
+    fresh = ResumeState(fingerprint, Plateau.of(config))
     if not resume_path.exists():
-        return model, ResumeState(fingerprint, Plateau.of(config)), None
+        return model, fresh, None
     try:
         state = ResumeState.load(resume_path, model)
-    except (OSError, ValueError, KeyError) as e:
-        log(f"warning: unreadable resume state {resume_path} ({e}); starting over")
-        state = None
-    if state is not None and state.fingerprint != fingerprint:
-        log(f"warning: resume state {resume_path} belongs to another configuration; starting over")
-        state = None
-    if state is None:  # starting over means a freshly built model: nothing of the state in it
-        model = new_model(config, dataset.length, dataset.n_classes, weights)
-        return model, ResumeState(fingerprint, Plateau.of(config)), None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, LstmfcnError) as e:
+        why = " ".join(str(e).split()) or type(e).__name__
+        _set_aside(resume_path, f"is unreadable ({why})", log)
+        return new_model(config, dataset.length, dataset.n_classes, weights), fresh, None
+    if state.fingerprint != fingerprint:
+        _set_aside(resume_path, "belongs to another configuration", log)
+        return new_model(config, dataset.length, dataset.n_classes, weights), fresh, None
+    if state.next_epoch > config.epochs:
+        raise ConfigError(
+            f"{resume_path} has already trained {state.next_epoch} epochs, more than "
+            f"--epochs {config.epochs}: rerun with --epochs {state.next_epoch} or more to "
+            "continue it, or delete it to start over"
+        )
     log(
-        f"resuming {model_path.name} from epoch "
-        f"{state.next_epoch + 1} (lr {state.plateau.lr:.6g}, best loss {state.best_loss:.6f} "
-        f"at epoch {state.best_epoch})"
+        f"resuming {model_path.name} from epoch {state.next_epoch + 1} "
+        f"(lr {state.plateau.lr:.6g}, best loss {state.best_loss:.6f} at epoch {state.best_epoch})"
     )
     return model, state, state.next_epoch
 
@@ -168,7 +184,8 @@ def train(
             if signals and not done:
                 raise TrainingInterrupted(
                     f"stopped by signal {signals['signal']} after epoch {epoch + 1}; resume state "
-                    f"saved to {resume_path}: rerun the same command to continue"
+                    f"saved to {resume_path}: rerun the same command to continue",
+                    signals["signal"],
                 )
 
     total_seconds = seconds_before + time.perf_counter() - t_session

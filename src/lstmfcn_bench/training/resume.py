@@ -63,9 +63,7 @@ class ResumeState:
             state = json.loads(bytes(z["state_json"]).decode())
             n_var, n_opt = len(model.variables), len(model.optimizer.variables)
             if state.get("n_variables") != [n_var, n_opt]:
-                raise LstmfcnError(
-                    f"resume state {path} does not fit this model; delete it to restart"
-                )
+                raise LstmfcnError(f"resume state {path} does not fit this model")
             for i, v in enumerate(model.variables):
                 v.assign(z[f"var_{i}"])
             for i, v in enumerate(model.optimizer.variables):
