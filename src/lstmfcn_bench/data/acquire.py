@@ -51,7 +51,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one proces
     fcntl = None  # type: ignore[assignment]
 
 from .. import __version__
-from ..atomic import sha256_file
+from ..atomic import check_writable, sha256_file
 from ..errors import ArchiveError, ChecksumError, ConfigError, DownloadError, LstmfcnError
 from ..progress import Progress
 from .registry import ALIASES_2015
@@ -72,6 +72,9 @@ _SPLITS = ("TRAIN", "TEST")
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 _PROGRESS_MIN_EXTRACT = 8 << 20  # only big members: decrypting runs at about 1 MB/s
+#: The largest member extracted: the biggest UCR split file is far below 1 GiB, so a larger
+#: declared size is a zip bomb or a wrong archive, refused before it fills the disk.
+MAX_MEMBER_BYTES = 4 << 30
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,18 @@ class RawFiles:
     source: str  # URL or path they came from
     sha256: str  # of the archive, or of train+test concatenated for a plain directory
     layout: str  # "ucr2018" | "tsc" | "directory"
+    members: tuple[str, str]  # train and test as named in the source (archive member, file)
+
+    def relabel(self, message: str) -> str:
+        """``message`` with the cache copies' paths replaced by where the files came from
+        (a malformed dataset's copies are discarded before the user reads it)."""
+        for copy, member in zip((self.train, self.test), self.members, strict=True):
+            if self.layout == "directory":
+                origin = str(Path(self.source) / member)
+            else:
+                origin = f"{member} in {self.source}"
+            message = message.replace(str(copy), origin)
+        return message
 
 
 class _UnusableArchive(ArchiveError):
@@ -133,6 +148,7 @@ def fetch_raw(
     if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
         raise ConfigError(f"invalid dataset name {name!r}")
     cache_dir = Path(cache_dir)
+    check_writable(cache_dir, "download cache (--cache)", folder=True)  # before any download
     cache_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(password, str):
         password = password.encode()
@@ -304,6 +320,7 @@ def _reuse_raw(cache_dir: Path, name: str, plan: _Plan, sha256: str | None) -> R
             meta["source"],
             meta["sha256"],
             meta["layout"],
+            tuple(meta["members"]),  # an older manifest without them: extracted again
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -315,29 +332,36 @@ def _prepare(
     tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".tmp-raw-{name}-"))
     try:
         if plan.kind == "url":
-            archive, digest, lock = _cached_download(cache_dir, plan, sha256, progress)
+            download = _cached_download(cache_dir, plan, sha256, progress)
+            digest = download.digest
             try:
-                layout, members = _extract(archive, name, tmp, password, progress, plan.origin)
-            except _UnusableArchive:
-                _evict(cache_dir, archive, digest, lock)
+                layout, origins = _extract(download.path, plan, name, tmp, password, progress)
+            except _UnusableArchive as e:
+                _evict(cache_dir, download)
+                if download.unsized:
+                    raise _UnusableArchive(
+                        f"{e}; the server sent no Content-Length to check the download "
+                        "against, so the transfer may have been cut short: try again"
+                    ) from None
                 raise
         elif plan.kind == "zip":
             assert plan.path is not None
             digest = sha256_file(plan.path)
             _check_digest(plan.source, digest, plan.path.stat().st_size, plan, sha256)
-            layout, members = _extract(plan.path, name, tmp, password, progress, plan.origin)
+            layout, origins = _extract(plan.path, plan, name, tmp, password, progress)
         else:
             assert plan.train is not None and plan.test is not None
-            layout, members = "directory", {}
-            for split, src in (("TRAIN", plan.train), ("TEST", plan.test)):
-                dest = tmp / f"{name}_{split}{_ext_of(src.name, name)}"
+            layout = "directory"
+            origins = {"TRAIN": plan.train.name, "TEST": plan.test.name}
+            copies = [tmp / _cache_name(name, split, origins[split]) for split in _SPLITS]
+            for src, dest in zip((plan.train, plan.test), copies, strict=True):
                 shutil.copyfile(src, dest)
-                members[split] = dest.name
-            digest = sha256_file(tmp / members["TRAIN"], tmp / members["TEST"])
+            digest = sha256_file(*copies)
             if sha256 is not None and digest != sha256:
                 raise ChecksumError(
                     f"{plan.source}: sha256 of train+test is {digest}, expected {sha256}"
                 )
+        members = {split: _cache_name(name, split, origins[split]) for split in _SPLITS}
         meta = {
             "name": name,
             "source": plan.source,
@@ -346,6 +370,7 @@ def _prepare(
             "stamp": plan.stamp,
             "train": members["TRAIN"],
             "test": members["TEST"],
+            "members": [origins["TRAIN"], origins["TEST"]],
             "files": {m: sha256_file(tmp / m) for m in (members["TRAIN"], members["TEST"])},
         }
         (tmp / MANIFEST).write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
@@ -354,11 +379,23 @@ def _prepare(
         if won is not None:
             return won
         return RawFiles(
-            name, final / meta["train"], final / meta["test"], plan.source, digest, layout
+            name,
+            final / meta["train"],
+            final / meta["test"],
+            plan.source,
+            digest,
+            layout,
+            (origins["TRAIN"], origins["TEST"]),
         )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _cache_name(name: str, split: str, origin: str) -> str:
+    """The cache copy's name of a split file named ``origin`` (a path or member name) in its
+    source: ``<Name>_<SPLIT><ext>``, whatever folder or 2015 name it had there."""
+    return f"{name}_{split}{_ext_of(origin.rsplit('/', 1)[-1], name)}"
 
 
 def _ext_of(filename: str, name: str) -> str:
@@ -416,14 +453,16 @@ def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
 
 
 def _extract(
-    archive: Path, name: str, dest: Path, password: bytes, progress: bool, origin: str
+    archive: Path, plan: _Plan, name: str, dest: Path, password: bytes, progress: bool
 ) -> tuple[str, dict[str, str]]:
-    """Check every member name, then extract only this dataset's two split files into dest."""
+    """Check every member name, then extract only this dataset's two split files into dest:
+    (layout, member name per split). Messages name ``plan.source``, not the cached copy."""
+    label = plan.source
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
         raise _UnusableArchive(
-            f"{archive} is not a readable zip archive (corrupt or truncated?): {e}"
+            f"{label} is not a readable zip archive (corrupt or truncated?): {e}"
         ) from None
     with zf:
         infos = zf.infolist()
@@ -431,7 +470,7 @@ def _extract(
             why = _unsafe_reason(info)
             if why is not None:
                 raise _UnusableArchive(
-                    f"{archive}: refusing unsafe member {info.filename!r} ({why}); "
+                    f"{label}: refusing unsafe member {info.filename!r} ({why}); "
                     "nothing was extracted"
                 )
         by_name = {i.filename: i for i in infos if not i.is_dir()}
@@ -439,26 +478,31 @@ def _extract(
         if len(picked) < 2:
             looked = f"{name}_TRAIN/_TEST with {', '.join(e or '(no extension)' for e in FORMATS)}"
             where = f"at the top, in {name}/ or in {UCR2018_DIR}/{name}/"
-            err = _UnusableArchive if origin != "ucr2018" else ArchiveError
+            err = _UnusableArchive if plan.origin != "ucr2018" else ArchiveError
             got = ", ".join(sorted(by_name)[:5]) + (" ..." if len(by_name) > 5 else "")
             raise err(
-                f"{archive} has no complete {name} dataset: looked for {looked} {where}; "
+                f"{label} has no complete {name} dataset: looked for {looked} {where}; "
                 f"it holds {len(by_name)} files ({got or 'none'})"
             )
+        chosen = {split: by_name[picked[split]] for split in _SPLITS}
+        for info in chosen.values():
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise _UnusableArchive(
+                    f"{label}: refusing member {info.filename!r}: it declares "
+                    f"{info.file_size} bytes, more than the {MAX_MEMBER_BYTES} a split file "
+                    "may have (a zip bomb?); nothing was extracted"
+                )
+        for split, info in chosen.items():
+            target = dest / _cache_name(name, split, info.filename)
+            _extract_member(zf, info, label, target, password, progress)
         layout = "ucr2018" if picked["TRAIN"].split("/")[0] == UCR2018_DIR else "tsc"
-        out: dict[str, str] = {}
-        for split in _SPLITS:
-            info = by_name[picked[split]]
-            target = dest / f"{name}_{split}{_ext_of(info.filename.rsplit('/', 1)[-1], name)}"
-            _extract_member(zf, info, archive, target, password, progress)
-            out[split] = target.name
-        return layout, out
+        return layout, {split: info.filename for split, info in chosen.items()}
 
 
 def _extract_member(
     zf: zipfile.ZipFile,
     info: zipfile.ZipInfo,
-    archive: Path,
+    label: str,
     target: Path,
     password: bytes,
     progress: bool,
@@ -473,14 +517,20 @@ def _extract_member(
         with zf.open(info, pwd=password or None) as src, open(target, "wb") as out:
             done = 0
             while chunk := src.read(_CHUNK):
-                out.write(chunk)
                 done += len(chunk)
+                # zipfile stops at the declared size today; never trust that with the disk
+                if done > info.file_size:
+                    raise _UnusableArchive(
+                        f"{label}: member {info.filename!r} holds more than the "
+                        f"{info.file_size} bytes it declares (a zip bomb?); extraction stopped"
+                    )
+                out.write(chunk)
                 bar.update(done)
     except RuntimeError as e:  # zipfile: 'Bad password for file ...' / 'password required'
         if "password" not in str(e).lower():
             raise
         raise ArchiveError(
-            f"wrong password for {archive} (member {info.filename}): pass the archive's "
+            f"wrong password for {label} (member {info.filename}): pass the archive's "
             "password with `lstmfcn fetch --password ...`; the UCR 2018 archive's is in its "
             "briefing document"
         ) from None
@@ -490,13 +540,24 @@ def _extract_member(
         hint = " or the password is wrong" if encrypted else ""
         err = ArchiveError if encrypted else _UnusableArchive
         raise err(
-            f"{archive}: cannot extract {info.filename}: {e} (the archive is corrupt{hint})"
+            f"{label}: cannot extract {info.filename}: {e} (the archive is corrupt{hint})"
         ) from None
     finally:
         bar.close()
 
 
 # --- downloads -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Download:
+    """A verified download in the cache, and the lock that guards it."""
+
+    path: Path
+    digest: str
+    lock: Path
+    #: Fetched just now with neither a Content-Length nor a checksum to vouch for its size.
+    unsized: bool = False
 
 
 def _download_path(cache_dir: Path, url: str) -> Path:
@@ -513,9 +574,7 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _cached_download(
-    cache_dir: Path, plan: _Plan, sha256: str | None, progress: bool
-) -> tuple[Path, str, Path]:
+def _cached_download(cache_dir: Path, plan: _Plan, sha256: str | None, progress: bool) -> _Download:
     """The verified cached download of plan.source (fetched at most once across processes)."""
     dest = _download_path(cache_dir, plan.source)
     lock = cache_dir / f".lock-{dest.parent.name}-{dest.name}"
@@ -528,9 +587,9 @@ def _cached_download(
                     print(f"cached {dest} is corrupt; downloading again", file=sys.stderr)
                 _remove_download(cache_dir, dest)
             elif sha256 is None or actual == sha256:
-                return dest, actual, lock
-        digest = _download(plan, dest, cache_dir, sha256, progress)
-        return dest, digest, lock
+                return _Download(dest, actual, lock)
+        digest, unsized = _download(plan, dest, cache_dir, sha256, progress)
+        return _Download(dest, digest, lock, unsized)
 
 
 def _read_sidecar(dest: Path) -> str | None:
@@ -546,15 +605,18 @@ def _remove_download(cache_dir: Path, dest: Path) -> None:
     _prune_empty(dest.parent, cache_dir)
 
 
-def _evict(cache_dir: Path, dest: Path, digest: str, lock: Path) -> None:
+def _evict(cache_dir: Path, download: _Download) -> None:
     """Drop a cached download found unusable, unless another process replaced it meanwhile."""
-    with _locked(lock):
-        if _read_sidecar(dest) == digest:
-            _remove_download(cache_dir, dest)
+    with _locked(download.lock):
+        if _read_sidecar(download.path) == download.digest:
+            _remove_download(cache_dir, download.path)
 
 
-def _download(plan: _Plan, dest: Path, cache_dir: Path, sha256: str | None, progress: bool) -> str:
-    """Stream to a temp file in the cache, verify, and only then rename into place."""
+def _download(
+    plan: _Plan, dest: Path, cache_dir: Path, sha256: str | None, progress: bool
+) -> tuple[str, bool]:
+    """Stream to a temp file in the cache, verify, and only then rename into place:
+    (sha256, whether nothing vouched for the size: no Content-Length and no checksum)."""
     url = plan.source
     fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-download-")
     tmp = Path(tmp_name)
@@ -565,7 +627,7 @@ def _download(plan: _Plan, dest: Path, cache_dir: Path, sha256: str | None, prog
             raise DownloadError(
                 f"truncated download of {url}: got {got} of {total} bytes; try again"
             )
-        _check_digest(url, digest, got, plan, sha256)
+        vouched = _check_digest(url, digest, got, plan, sha256)
         side_fd, side_tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-sha256-")
         try:
             with os.fdopen(side_fd, "w", encoding="ascii") as f:
@@ -576,7 +638,7 @@ def _download(plan: _Plan, dest: Path, cache_dir: Path, sha256: str | None, prog
         except BaseException:
             Path(side_tmp).unlink(missing_ok=True)
             raise
-        return digest
+        return digest, total is None and not vouched
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -604,7 +666,8 @@ def _stream(url: str, out: BinaryIO, progress: bool) -> tuple[int, int | None, s
         label = url.rsplit("/", 1)[-1] or url
         bar = Progress(f"downloading {label}", total, progress)
         try:
-            while chunk := response.read(_CHUNK):
+            # read1: what has arrived, so a stalled or broken transfer reports every byte got
+            while chunk := response.read1(_CHUNK):
                 out.write(chunk)
                 h.update(chunk)
                 got += len(chunk)
@@ -631,18 +694,19 @@ def known_checksums() -> dict[str, dict]:
     return json.loads(text)
 
 
-def _check_digest(label: str, digest: str, size: int, plan: _Plan, sha256: str | None) -> None:
-    """Compare with the pinned sha256, else with the known-checksums entry of that origin."""
+def _check_digest(label: str, digest: str, size: int, plan: _Plan, sha256: str | None) -> bool:
+    """Compare with the pinned sha256, else with the known-checksums entry of that origin;
+    True when one of them vouched for the bytes."""
     if sha256 is not None:
         if digest != sha256:
             raise ChecksumError(f"{label}: sha256 is {digest}, expected {sha256} (as passed)")
-        return
+        return True
     filename = urllib.parse.unquote(urllib.parse.urlsplit(label).path).rsplit("/", 1)[-1]
     if plan.path is not None:
         filename = plan.path.name
     entry = known_checksums().get(filename)
     if not entry or entry.get("origin", plan.origin) != plan.origin:
-        return
+        return False
     if "size" in entry and size != entry["size"]:
         raise ChecksumError(
             f"{label}: size is {size} bytes, expected {entry['size']} "
@@ -652,6 +716,7 @@ def _check_digest(label: str, digest: str, size: int, plan: _Plan, sha256: str |
         raise ChecksumError(
             f"{label}: sha256 is {digest}, expected {entry['sha256']} (resources/checksums.json)"
         )
+    return True
 
 
 # --- small helpers ---------------------------------------------------------------------------

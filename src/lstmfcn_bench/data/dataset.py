@@ -3,11 +3,13 @@
 Layout per dataset (``<root>/<Name>/``):
 - ``data.npz``  — X_train, y_train, X_test, y_test (float32 / int64), lengths_train, lengths_test
 - ``meta.json`` — where it came from (source, sha256s), shapes, classes, preprocessing, missing
-  values filled. Written last: its presence marks a complete dataset.
+  values filled. Written last: its presence marks a complete dataset, so ``load`` removes it
+  from a damaged one (and the workflow's fetch rule, whose output it is, runs again).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write, atomic_write_text, sha256_file
+from ..atomic import atomic_write, atomic_write_text, check_writable, sha256_file
 from ..errors import DataFormatError, LstmfcnError
 from . import registry
 
@@ -72,25 +74,32 @@ def prepare(
     """Fetch, parse and preprocess one dataset into ``<root>/<Name>/``; returns that folder.
 
     Everything that can fail (download, verification, parsing, label checks) runs before the
-    first byte is written under ``root``.
+    first byte is written under ``root``; an unusable ``root`` or cache stops before all that.
     """
     # Imported here so `lstmfcn datasets` stays fast and light.
     from .acquire import discard, fetch_raw
     from .formats import read_split
-    from .preprocess import check_options, prepare_splits
+    from .preprocess import MIN_CLASSES, check_options, prepare_splits
 
     canon = registry.canonical_name(name)
     check_options(normalise, missing)
+    out = Path(root) / canon
+    check_writable(out, f"--root {root}: dataset folder", folder=True)  # fetch_raw: the cache
     cache = Path(cache_dir or default_cache_dir())
     extra = {"password": password.encode()} if password else {}
     raw = fetch_raw(canon, source, cache, sha256=sha256, progress=progress, **extra)
     try:
         prepared = prepare_splits(
-            read_split(raw.train), read_split(raw.test), normalise=normalise, missing=missing
+            read_split(raw.train),
+            read_split(raw.test),
+            normalise=normalise,
+            missing=missing,
+            min_classes=MIN_CLASSES,
         )
-    except DataFormatError:
+    except DataFormatError as e:
         discard(raw, cache)  # malformed files must not stay in the cache as if they were good
-        raise
+        # ... and the message must not send the user to the copies just removed
+        raise DataFormatError(raw.relabel(str(e))) from None
 
     arrays = {
         "X_train": prepared.X_train,
@@ -100,7 +109,6 @@ def prepare(
         "lengths_train": prepared.lengths_train,
         "lengths_test": prepared.lengths_test,
     }
-    out = Path(root) / canon
     data_path = out / DATA_FILE
     meta_path = out / META_FILE
     meta_path.unlink(missing_ok=True)  # an old meta must not vouch for new data mid-write
@@ -145,16 +153,61 @@ def _registry_mismatch(info: registry.DatasetInfo, prepared) -> list[str]:
     ]
 
 
+class _Damaged(Exception):
+    """What is wrong with a prepared dataset on disk."""
+
+
 def load(name: str, root: Path = Path("results/data")) -> Dataset:
-    """Read a prepared dataset; a clear error says how to prepare it when it is missing."""
+    """Read a prepared dataset, checked against its meta.json (sha256 of data.npz); a clear
+    error says how to prepare it when it is missing or damaged."""
     folder = dataset_dir(name, root)
     meta_path = folder / META_FILE
-    if not meta_path.exists():
+    try:
+        marker = meta_path.read_bytes()
+    except FileNotFoundError:
         raise LstmfcnError(
             f"dataset {folder.name!r} has not been fetched into {Path(root)} "
             f"(no {meta_path}); run: lstmfcn fetch {folder.name} --root {root}"
-        )
-    meta = json.loads(meta_path.read_text())
+        ) from None
+    try:
+        meta = _checked_meta(folder, marker)
+    except _Damaged as e:
+        _drop_marker(meta_path, marker)
+        raise LstmfcnError(
+            f"prepared dataset {folder} is damaged: {e}; its {META_FILE} was removed so that "
+            f"the workflow fetches it again on its next run; or fetch it again now: "
+            f"lstmfcn fetch {folder.name} --root {root}"
+        ) from None
     with np.load(folder / DATA_FILE) as npz:
         arrays = {k: npz[k] for k in npz.files}
     return Dataset(name=folder.name, meta=meta, **arrays)
+
+
+def _checked_meta(folder: Path, marker: bytes) -> dict:
+    """meta.json's content, once it parses and data.npz has the sha256 it records."""
+    try:
+        meta = json.loads(marker)
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise _Damaged(f"{META_FILE} is not valid JSON ({e})") from None
+    expected = meta.get("data_sha256") if isinstance(meta, dict) else None
+    if not isinstance(expected, str):
+        raise _Damaged(f"{META_FILE} records no data_sha256")
+    try:
+        actual = sha256_file(folder / DATA_FILE)
+    except FileNotFoundError:
+        raise _Damaged(f"{DATA_FILE} is missing") from None
+    except OSError as e:
+        raise _Damaged(f"{DATA_FILE} cannot be read ({e.strerror or e})") from None
+    if actual != expected:
+        raise _Damaged(
+            f"{DATA_FILE} has sha256 {actual}, but {META_FILE} records {expected} "
+            "(truncated or overwritten)"
+        )
+    return meta
+
+
+def _drop_marker(meta_path: Path, marker: bytes) -> None:
+    """Remove meta.json as read, not one that a concurrent fetch has written since."""
+    with contextlib.suppress(FileNotFoundError):
+        if meta_path.read_bytes() == marker:
+            meta_path.unlink()

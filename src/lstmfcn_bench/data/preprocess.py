@@ -19,6 +19,9 @@ from .formats import RawSplit
 
 NORMALISE = ("series", "dataset", "none")
 MISSING = ("interpolate", "zero", "error")
+#: What a classifier needs in its training split; ``prepare`` asks for it (unit tests of the
+#: arithmetic here may pass a single class).
+MIN_CLASSES = 2
 
 
 @dataclass
@@ -56,13 +59,16 @@ def encode_labels(
     test_labels: Sequence[str],
     *,
     test_path: Path | str | None = None,
+    train_path: Path | str | None = None,
+    min_classes: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Map labels to 0..K-1 by sorted unique training label.
 
     Numeric order when every label is a number (so -1 < 1 and 2 < 10, and "1" and "1.0" are one
     class), string order otherwise. The original code's min/max arithmetic breaks on both.
-    ``classes[k]`` is the label of class k as first written in the training split. A test label
-    that never occurs in training raises DataFormatError naming it (and ``test_path``).
+    ``classes[k]`` is the label of class k as first written in the training split. Fewer than
+    ``min_classes`` training classes, or a test label that never occurs in training, raise
+    DataFormatError naming them (and ``train_path`` or ``test_path``).
     """
     if len(train_labels) == 0:
         raise DataFormatError("no training labels: the training split is empty")
@@ -80,6 +86,15 @@ def encode_labels(
         first_written.setdefault(key, str(label).strip())
     keys = sorted(first_written)
     index = {key: i for i, key in enumerate(keys)}
+    # before the test labels: a one-class training split makes every other test class "unseen"
+    if len(keys) < min_classes:
+        where = f"{train_path}: " if train_path is not None else ""
+        raise DataFormatError(
+            f"{where}the training split has only {len(keys)} "
+            f"{'class' if len(keys) == 1 else 'classes'} "
+            f"({', '.join(repr(first_written[k]) for k in keys)}); a classifier needs at least "
+            f"{min_classes}"
+        )
 
     unseen = sorted(
         {str(lab).strip() for k, lab in zip(test_keys, test_labels, strict=True) if k not in index}
@@ -152,13 +167,15 @@ def prepare_splits(
     *,
     normalise: str = "series",
     missing: str = "interpolate",
+    min_classes: int = 1,
 ) -> Prepared:
     """Encode labels, fill missing values, normalise, and zero post-pad both splits to one T.
 
     ``normalise``: "series" (z-normalise each series over its own values: the UCR convention),
     "dataset" (mean/std of all training values, applied to both splits: no test statistics
     leak in), or "none". ``missing``: "interpolate" (linear, edges take the nearest value),
-    "zero", or "error". Rows are never dropped.
+    "zero", or "error". Rows are never dropped. A training split with fewer than
+    ``min_classes`` classes is refused (``prepare`` asks for MIN_CLASSES).
     """
     check_options(normalise, missing)
     for split in (train, test):
@@ -172,7 +189,13 @@ def prepare_splits(
         if empty:
             raise DataFormatError(f"{split.path}: series #{empty[0]} has no values")
 
-    y_train, y_test, classes = encode_labels(train.labels, test.labels, test_path=test.path)
+    y_train, y_test, classes = encode_labels(
+        train.labels,
+        test.labels,
+        test_path=test.path,
+        train_path=train.path,
+        min_classes=min_classes,
+    )
     xs_train, miss_train, series_miss_train = _fill_missing(train, missing, "train")
     xs_test, miss_test, series_miss_test = _fill_missing(test, missing, "test")
 
