@@ -28,7 +28,13 @@ def history_csv(history: list[dict]) -> str:
 
 
 def run_info(
-    dataset, config: TrainConfig, history: list[dict], best_epoch: int, seconds: float, resumed_from
+    dataset,
+    config: TrainConfig,
+    history: list[dict],
+    best_epoch: int,
+    seconds: float,
+    resumed_from,
+    engine: str = "keras",
 ) -> dict:
     """The ``_train.json`` of a run: its config, the kept epoch, where and how it ran."""
     import keras
@@ -49,6 +55,7 @@ def run_info(
         if history
         else None,
         "resumed_from_epoch": resumed_from,
+        "engine": engine,
         "backend": keras.backend.backend(),
         "device": runtime.device_description(),
         "precision": runtime.precision(),
