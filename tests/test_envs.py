@@ -26,7 +26,7 @@ def test_the_env_installs_the_package_and_nothing_beside_it():
 def test_every_rule_names_the_env():
     for smk in (ROOT / "workflow/rules").glob("*.smk"):
         text = smk.read_text()
-        rules = re.findall(r"^rule (\w+):", text, re.M)
+        rules = re.findall(r"^\s*rule (\w+):", text, re.M)
         envs = re.findall(r'conda:\s*\n\s*"([^"]+)"', text)
         assert len(envs) == len(rules), f"{smk.name}: a rule without conda:"
         for env in envs:

@@ -59,44 +59,64 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from . import runtime
-    from .data.dataset import load
-    from .runs import stem
-    from .training import TrainConfig, train
+    import dataclasses
 
-    config = TrainConfig(
+    from .training import TrainConfig
+
+    base = TrainConfig(
         model=args.model,
         cells=args.cells,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        seed=args.seed,
+        seed=args.seed[0],
         plateau_patience=args.patience,
         plateau_min_delta=args.min_delta,
         shuffle=not args.no_shuffle,
         checkpoint_every=args.checkpoint_every,
         tf32=args.tf32,
     )
-    config.validate()  # before anything is read or written
+    configs = [dataclasses.replace(base, seed=s) for s in args.seed]
+    for config in configs:
+        config.validate()  # before anything is read or written
+    if len(set(args.seed)) != len(args.seed):
+        raise ConfigError(f"--seed: each seed once, got {args.seed}")
     _check_threads(args.threads)
     if args.log_every < 0:
         raise ConfigError(f"--log-every must be >= 0 (0: no epoch lines), got {args.log_every}")
     check_writable(args.out, "--out", folder=True)
+    if args.engine == "jax":
+        os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is first imported
+    from . import runtime
+    from .data.dataset import load
+    from .runs import stem
+
     dataset = load(args.name, args.root)
-    runtime.configure(args.threads, deterministic=args.deterministic, tf32=config.tf32)
-    out = args.out / f"{stem(config.model, config.cells, config.seed)}.keras"
+    runtime.configure(args.threads, deterministic=args.deterministic, tf32=base.tf32)
+    outs = [args.out / f"{stem(c.model, c.cells, c.seed)}.keras" for c in configs]
+    seeds = ", ".join(str(s) for s in args.seed)
     print(
-        f"training {config.model} (cells {config.cells}, seed {config.seed}) on {dataset.name}: "
+        f"training {base.model} (cells {base.cells}, seed {seeds}) on {dataset.name}: "
         f"{len(dataset.y_train)} series of length {dataset.length}, {dataset.n_classes} classes, "
-        f"{config.epochs} epochs -> {out}",
+        f"{base.epochs} epochs, engine {args.engine} -> {', '.join(map(str, outs))}",
         flush=True,
     )
-    result = train(
-        dataset, config, out, log=lambda m: print(m, flush=True), log_every=args.log_every
-    )
-    print(
-        f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
-        f"{result.epochs_run} epochs in {result.seconds:.1f}s -> {out}"
-    )
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    if args.engine == "jax":
+        from .training.jax_engine import train_group
+
+        results = train_group(dataset, configs, outs, log=say, log_every=args.log_every)
+    else:
+        from .training import train
+
+        results = [
+            train(dataset, c, o, log=say, log_every=args.log_every)
+            for c, o in zip(configs, outs, strict=True)
+        ]
+    for result in results:
+        print(
+            f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
+            f"{result.epochs_run} epochs in {result.seconds:.1f}s -> {result.model_path}"
+        )
 
 
 def _check_threads(threads: int | None) -> None:
@@ -291,7 +311,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", default=MODELS[0], choices=MODELS)
     t.add_argument("--cells", type=int, default=8, help="LSTM cells (paper: 8, 64, 128)")
     t.add_argument("--epochs", type=int, default=2000)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="one or more seeds (the jax engine trains them as one group)",
+    )
+    t.add_argument(
+        "--engine",
+        default=settings.default("engine"),
+        choices=settings.choices("engine"),
+        help="keras: one run after another on any backend; jax: the seeds as one compiled "
+        "JAX program (sets KERAS_BACKEND=jax unless set)",
+    )
     t.add_argument("--batch-size", type=int, default=settings.default("batch_size"))
     t.add_argument(
         "--patience",

@@ -40,7 +40,7 @@ RUN_FILES: dict[str, str] = {
     "curves_svg": "figures/{dataset}/curves_{stem}.svg",
     "curves_log": "logs/figures/{dataset}/curves_{stem}.log",
 }
-_STEM_RE = re.compile(STEM.format(model=r"(\w+?)", cells=r"(\d+)", seed=r"(\d+)"))
+_STEM_RE = re.compile(STEM.format(model=r"(\w+?)", cells=r"(\d+)", seed=r"(\d+(?:-\d+)*)"))
 #: Files written beside the model file, named by the model file's stem.
 _BESIDE_MODEL = {"history": "_history.csv", "info": "_train.json", "resume": ".resume.npz"}
 
@@ -51,8 +51,19 @@ def display_name(model: str) -> str:
     return DISPLAY.get(by_keras.get(model, model), model)
 
 
-def stem(model: str, cells: int, seed: int) -> str:
+def stem(model: str, cells: int, seed: int | str) -> str:
     return STEM.format(model=model, cells=cells, seed=seed)
+
+
+def seeds_label(seeds) -> str:
+    """The seeds of a training group as they appear in its job's file names: ``0-1-2``."""
+    return "-".join(str(int(s)) for s in seeds)
+
+
+def group_pattern(kind: str, seeds, root: str = RESULTS) -> str:
+    """A training group's job file (``train_log``, ``train_benchmark``) as a wildcard pattern
+    over ``{dataset}``, ``{model}``, ``{cells}``: one file for all the group's seeds."""
+    return pattern(kind, root).replace("{seed}", seeds_label(seeds))
 
 
 def pattern(kind: str, root: str = RESULTS) -> str:
@@ -83,14 +94,21 @@ def beside_model(model_path: Path, kind: str) -> Path:
     return model_path.with_name(model_path.stem + _BESIDE_MODEL[kind])
 
 
-def run_of(path: Path) -> Run:
-    """The run a file named after it belongs to: ``.../{dataset}/{stem}<suffix>``."""
+def runs_of(path: Path) -> list[Run]:
+    """The runs a file is named after: ``.../{dataset}/{stem}<suffix>``, one run, or a
+    training group's runs when its seeds read ``0-1-2``."""
     path = Path(path)
     match = _STEM_RE.fullmatch(stem_of(path).removeprefix("curves_"))
     if match is None:
         raise ValueError(f"{path} is not named after a run ({STEM})")
-    model, cells, seed = match.groups()
-    return Run(path.parent.name, model, int(cells), int(seed))
+    model, cells, seeds = match.groups()
+    return [Run(path.parent.name, model, int(cells), int(s)) for s in seeds.split("-")]
+
+
+def run_of(path: Path) -> Run:
+    """The one run a file is named after."""
+    (run,) = runs_of(path)
+    return run
 
 
 def stem_of(path: Path) -> str:

@@ -56,6 +56,11 @@ def default(key: str):
     return copy.deepcopy(_schema()["properties"][key].get("default"))
 
 
+def choices(key: str) -> tuple:
+    """The values the schema allows for ``key``."""
+    return tuple(_schema()["properties"][key]["enum"])
+
+
 def minimum(key: str) -> int:
     return int(_number_rule(key)["minimum"])
 

@@ -2,7 +2,7 @@
 rule aggregate:
     input:
         metrics=every_run("metrics"),
-        benchmarks=every_run("train_benchmark"),
+        benchmarks=every_train_benchmark(),
     output:
         long="results/tables/accuracy.csv",
         summary="results/tables/summary.csv",

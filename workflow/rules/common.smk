@@ -31,6 +31,20 @@ def every_run(kind):
     return [str(r.path(kind)) for r in PLAN.runs]
 
 
+def group_outputs(kind):
+    """File `kind` of every seed of one training group (the jax engine's job)."""
+    return expand(run_file(kind), seed=PLAN.seeds, allow_missing=True)
+
+
+def every_train_benchmark():
+    """The training jobs' benchmark files: one per run, or one per group with engine jax."""
+    if PLAN.config["engine"] == "keras":
+        return every_run("train_benchmark")
+    pattern = runs.group_pattern("train_benchmark", PLAN.seeds)
+    groups = dict.fromkeys((r.dataset, r.model, r.cells) for r in PLAN.runs)
+    return [pattern.format(dataset=d, model=m, cells=c) for d, m, c in groups]
+
+
 def attention_models():
     return [m for m in PLAN.models if m in runs.ATTENTION_MODELS]
 

@@ -1,34 +1,74 @@
-# lstmfcn train -> lstmfcn_bench.training (the paper's protocol, resumable)
-rule train:
-    input:
-        data=get_dataset_files,
-    output:
-        model=run_file("model"),
-        history=run_file("history"),
-        info=run_file("info"),
-    log:
-        run_file("train_log"),
-    benchmark:
-        run_file("train_benchmark")
-    params:
-        epochs=get_train_setting("epochs"),
-        batch_size=get_train_setting("batch_size"),
-        patience=get_train_setting("patience"),
-        checkpoint_every=get_train_setting("checkpoint_every"),
-        shuffle=lambda wildcards: "" if PLAN.train[wildcards.dataset]["shuffle"] else "--no-shuffle",
-        tf32="--tf32" if PLAN.tf32 else "",
-        root=lambda wildcards, input: data_root(input.data),
-        out=lambda wildcards, output: os.path.dirname(output.model),
-    conda:
-        "../../envs/lstmfcn.yaml"
-    threads: PLAN.config["threads"]
-    resources:
-        **get_train_resources(),
-    # A preempted or killed job is retried and resumes from its resume state.
-    retries: 2
-    shell:
-        "lstmfcn train {wildcards.dataset} --model {wildcards.model} --cells {wildcards.cells} "
-        "--seed {wildcards.seed} --epochs {params.epochs} --batch-size {params.batch_size} "
-        "--patience {params.patience} --checkpoint-every {params.checkpoint_every} "
-        "{params.shuffle} {params.tf32} --threads {threads} --log-every 10 --root {params.root:q} "
-        "--out {params.out:q} > {log:q} 2>&1"
+# lstmfcn train -> lstmfcn_bench.training (the paper's protocol, resumable). With engine: jax
+# one job trains all seeds of a dataset x model x cells (training/jax_engine.py).
+if PLAN.config["engine"] == "keras":
+
+  rule train:
+      input:
+          data=get_dataset_files,
+      output:
+          model=run_file("model"),
+          history=run_file("history"),
+          info=run_file("info"),
+      log:
+          run_file("train_log"),
+      benchmark:
+          run_file("train_benchmark")
+      params:
+          epochs=get_train_setting("epochs"),
+          batch_size=get_train_setting("batch_size"),
+          patience=get_train_setting("patience"),
+          checkpoint_every=get_train_setting("checkpoint_every"),
+          shuffle=lambda wildcards: "" if PLAN.train[wildcards.dataset]["shuffle"] else "--no-shuffle",
+          tf32="--tf32" if PLAN.tf32 else "",
+          root=lambda wildcards, input: data_root(input.data),
+          out=lambda wildcards, output: os.path.dirname(output.model),
+      conda:
+          "../../envs/lstmfcn.yaml"
+      threads: PLAN.config["threads"]
+      resources:
+          **get_train_resources(),
+      # A preempted or killed job is retried and resumes from its resume state.
+      retries: 2
+      shell:
+          "lstmfcn train {wildcards.dataset} --model {wildcards.model} --cells {wildcards.cells} "
+          "--seed {wildcards.seed} --epochs {params.epochs} --batch-size {params.batch_size} "
+          "--patience {params.patience} --checkpoint-every {params.checkpoint_every} "
+          "{params.shuffle} {params.tf32} --threads {threads} --log-every 10 --root {params.root:q} "
+          "--out {params.out:q} > {log:q} 2>&1"
+
+else:
+
+  rule train_group:
+      input:
+          data=get_dataset_files,
+      output:
+          models=group_outputs("model"),
+          histories=group_outputs("history"),
+          infos=group_outputs("info"),
+      log:
+          runs.group_pattern("train_log", PLAN.seeds),
+      benchmark:
+          runs.group_pattern("train_benchmark", PLAN.seeds)
+      params:
+          epochs=get_train_setting("epochs"),
+          batch_size=get_train_setting("batch_size"),
+          patience=get_train_setting("patience"),
+          checkpoint_every=get_train_setting("checkpoint_every"),
+          shuffle=lambda wildcards: "" if PLAN.train[wildcards.dataset]["shuffle"] else "--no-shuffle",
+          tf32="--tf32" if PLAN.tf32 else "",
+          seeds=" ".join(str(s) for s in PLAN.seeds),
+          root=lambda wildcards, input: data_root(input.data),
+          out=lambda wildcards, output: os.path.dirname(output.models[0]),
+      conda:
+          "../../envs/lstmfcn.yaml"
+      threads: PLAN.config["threads"]
+      resources:
+          **get_train_resources(),
+      retries: 2
+      shell:
+          "KERAS_BACKEND=jax lstmfcn train {wildcards.dataset} --engine jax "
+          "--model {wildcards.model} --cells {wildcards.cells} --seed {params.seeds} "
+          "--epochs {params.epochs} --batch-size {params.batch_size} "
+          "--patience {params.patience} --checkpoint-every {params.checkpoint_every} "
+          "{params.shuffle} {params.tf32} --threads {threads} --log-every 10 "
+          "--root {params.root:q} --out {params.out:q} > {log:q} 2>&1"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_write_text
-from ..runs import Run, run_of
+from ..runs import Run, runs_of
 
 COLUMNS = [
     "dataset",
@@ -27,7 +27,8 @@ COLUMNS = [
 
 def timing_table(metrics: list[dict], benchmarks: Sequence[Path] = ()) -> pd.DataFrame:
     """One row per run; ``benchmarks``: the training jobs' benchmark files (named after runs)."""
-    by_run = {run_of(p): Path(p) for p in benchmarks}
+    # A training group's benchmark file holds the one job that trained all its seeds.
+    by_run = {run: Path(p) for p in benchmarks for run in runs_of(p)}
     rows = []
     for m in metrics:
         row = {k: m.get(k) for k in COLUMNS}

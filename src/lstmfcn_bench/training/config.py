@@ -11,6 +11,10 @@ from .. import settings
 from ..errors import ConfigError
 from ..runs import MODELS
 
+#: keras: the epoch loop of training/loop.py, one run at a time, any Keras backend; jax: the
+#: seeds of one run configuration as one compiled program (training/jax_engine.py).
+ENGINES = settings.choices("engine")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
