@@ -3,6 +3,7 @@ and dry-run assertions that a rerun touches only what a change made stale."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -246,6 +247,44 @@ def test_rerun_touches_only_what_is_stale(tiny_run):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_the_jax_engine_end_to_end(tmp_path):
+    """engine: jax trains one job per dataset x model x cells for all seeds; evaluation,
+    tables, figures and the report are as with the Keras loop."""
+    wd = copy_workflow(tmp_path)
+    cfg = write_config(wd, engine="jax", seeds=[0, 1], epochs=4, checkpoint_every=2)
+    out = snakemake(wd, "-n", "--configfile", str(cfg)).stdout
+    assert jobs(out)["train_group"] == 4 and "train" not in jobs(out)
+    assert jobs(out)["evaluate"] == 8
+    snakemake(wd, "--cores", "2", "--configfile", str(cfg))
+    for ds in ("ItalyPowerDemand", "GunPoint"):
+        for model in ("lstmfcn", "alstmfcn"):
+            for seed in (0, 1):
+                run = f"{ds}/{model}_c8_s{seed}"
+                info = json.loads((wd / f"results/models/{run}_train.json").read_text())
+                assert info["engine"] == "jax" and info["backend"] == "jax"
+                assert info["config"]["seed"] == seed and info["epochs_run"] == 4
+                metrics = json.loads((wd / f"results/metrics/{run}.json").read_text())
+                assert metrics["trained_on"] is None and 0 <= metrics["test_accuracy"] <= 1
+            group = wd / f"results/benchmarks/train/{ds}/{model}_c8_s0-1.tsv"
+            assert group.exists()
+    timing = pd.read_csv(wd / "results/tables/timing.csv")
+    assert len(timing) == 8 and timing["max_rss_mb"].notna().all()
+    summary = pd.read_csv(wd / "results/tables/summary.csv", index_col="dataset")
+    assert (summary["n_seeds"] == 2).all()
+    snakemake(wd, "--report", "reports/report.html", "--configfile", str(cfg))
+    assert (wd / "reports/report.html").stat().st_size > 10_000
+
+    # One dataset's override retrains that dataset's groups only.
+    changed = write_config(
+        wd, engine="jax", seeds=[0, 1], epochs=4, checkpoint_every=2,
+        overrides={"GunPoint": {"epochs": 5}},
+    )  # fmt: skip
+    out = snakemake(wd, "-n", "--configfile", str(changed)).stdout
+    assert jobs(out)["train_group"] == 2
+    assert all("/GunPoint/" in o for o in planned(out, "train_group"))
+
+
 def test_report_renders_the_results_table(tiny_run):
     wd = tiny_run
     snakemake(wd, "--report", "reports/report.html", "--configfile", str(wd / "tiny.yaml"))
