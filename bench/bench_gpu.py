@@ -38,8 +38,13 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_training as cpu_bench  # noqa: E402  (the CPU benchmark's workers and FLOP count)
 
-SIZES = ((50, 150), (1000, 500), (8926, 96))
-EPOCHS = {(50, 150): (40, 5), (1000, 500): (20, 3), (8926, 96): (8, 2)}  # (epochs, warm-up)
+SIZES = ((20, 70), (50, 150), (1000, 500), (8926, 96))
+EPOCHS = {
+    (20, 70): (60, 10),
+    (50, 150): (40, 5),
+    (1000, 500): (20, 3),
+    (8926, 96): (8, 2),
+}  # (epochs, warm-up)
 
 
 def work_peak(backend: str, N: int = 8192) -> dict:
@@ -123,9 +128,15 @@ def work_ours(n: int, T: int, epochs: int, warmup: int, tf32: bool) -> dict:
     return res
 
 
+def work_engine(n: int, T: int, epochs: int, warmup: int, tf32: bool) -> dict:
+    """The JAX engine, a group of 3 seeds, `warmup` epochs a device call (the first compiles)."""
+    chunk = max(1, warmup)
+    return cpu_bench.work_engine(n, T, max(epochs, 3 * chunk), chunk, seeds=3, tf32=tf32)
+
+
 def run_worker(spec: dict) -> None:
     kind = spec.pop("kind")
-    fn = {"peak": work_peak, "ours": work_ours, "fit": work_fit}[kind]
+    fn = {"peak": work_peak, "ours": work_ours, "fit": work_fit, "engine": work_engine}[kind]
     print(cpu_bench.RESULT_TAG + json.dumps(fn(**spec)), flush=True)
 
 
@@ -186,7 +197,8 @@ def main(argv=None) -> int:
                 tf32 = prec == "tf32"
                 ours = spawn({"kind": "ours", **spec, "tf32": tf32}, env, log)
                 fit = spawn({"kind": "fit", **spec, "tf32": tf32}, env, log)
-                raw[f"{backend}-{prec}-{n}x{T}"] = {"ours": ours, "fit": fit}
+                engine = spawn({"kind": "engine", **spec, "tf32": tf32}, env, log)
+                raw[f"{backend}-{prec}-{n}x{T}"] = {"ours": ours, "fit": fit, "engine": engine}
                 peak_tflops = peak["tf32"] if tf32 else peak["fp32"]
 
                 def share(res, gflop=gflop, peak_tflops=peak_tflops):
@@ -210,6 +222,18 @@ def main(argv=None) -> int:
                         "fit_pct_peak": share(fit),
                         "peak_tflops": round(peak_tflops, 1),
                         "peak_fp32_tflops": round(peak["fp32"], 1),
+                        "n": n,
+                        "T": T,
+                        "engine_s_per_run_epoch": None
+                        if engine is None
+                        else round(engine["s_per_epoch"], 6),
+                        "engine_speed_vs_ours": None
+                        if engine is None or ours is None
+                        else round(ours["s_per_epoch"] / engine["s_per_epoch"], 2),
+                        "engine_speed_vs_fit": None
+                        if engine is None or fit is None
+                        else round(fit["s_per_epoch"] / engine["s_per_epoch"], 2),
+                        "engine_pct_peak": share(engine),
                         "ours_in_train_on_batch_pct": None
                         if ours is None
                         else round(100 * ours["train_on_batch_share"], 1),
@@ -220,9 +244,10 @@ def main(argv=None) -> int:
     print("# GPU training throughput (cells 8, batch 128; FLOPs/epoch = 6 * n * T * 263168)")
     print(
         "| backend | precision | size | ours s/epoch | Keras fit s/epoch | ours speed vs fit "
-        "| ours % peak | fit % peak | peak TFLOP/s | ours in train_on_batch |"
+        "| ours % peak | fit % peak | peak TFLOP/s | ours in train_on_batch "
+        "| engine s/run-epoch | engine vs ours | engine vs fit | engine % peak |"
     )
-    print("|" + "---|" * 10)
+    print("|" + "---|" * 14)
     for r in rows:
 
         def f(x, unit=""):
@@ -232,8 +257,26 @@ def main(argv=None) -> int:
             f"| {r['backend']} | {r['precision']} | {r['size']} | {f(r['ours_s_per_epoch'])} "
             f"| {f(r['fit_s_per_epoch'])} | {f(r['ours_speed_vs_fit'], 'x')} "
             f"| {f(r['ours_pct_peak'], '%')} | {f(r['fit_pct_peak'], '%')} | {r['peak_tflops']} "
-            f"| {f(r['ours_in_train_on_batch_pct'], '%')} |"
+            f"| {f(r['ours_in_train_on_batch_pct'], '%')} | {f(r['engine_s_per_run_epoch'])} "
+            f"| {f(r['engine_speed_vs_ours'], 'x')} | {f(r['engine_speed_vs_fit'], 'x')} "
+            f"| {f(r['engine_pct_peak'], '%')} |"
         )
+    from bench_engine import table_cost
+
+    for backend_prec in sorted({(r["backend"], r["precision"]) for r in rows}):
+        measured = [
+            r for r in rows if (r["backend"], r["precision"]) == backend_prec
+            and r["engine_s_per_run_epoch"]
+        ]  # fmt: skip
+        if len(measured) >= 2:
+            for seeds in (1, 3):
+                cost = table_cost(measured, seeds)
+                print(
+                    f"projected ucr85 table, engine, {backend_prec[0]} {backend_prec[1]}, "
+                    f"{seeds} seed(s): {cost['hours'] * 60:.0f} min "
+                    f"({cost['seconds_per_step'] * 1e6:.0f} us/step + "
+                    f"{cost['seconds_per_gflop'] * 1e3:.3f} ms/GFLOP)"
+                )
     if not rows:
         print("no measurement succeeded")
         return 1

@@ -232,6 +232,47 @@ def work_ours(
     }
 
 
+def work_engine(n: int, T: int, epochs: int, chunk: int, seeds: int, tf32: bool = False) -> dict:
+    """The JAX engine (lstmfcn_bench.training.jax_engine) on a group of `seeds` seeds; every
+    member's epochs are timed together, `chunk` epochs a device call. Run under JAX."""
+    import keras
+    import numpy as np
+
+    from lstmfcn_bench import runtime
+    from lstmfcn_bench.data.dataset import Dataset
+    from lstmfcn_bench.training import TrainConfig
+    from lstmfcn_bench.training.jax_engine import on_cpu, train_group
+
+    runtime.configure(tf32=tf32)
+    X, y = make_data(n, T)
+    meta = {"n_classes": 2, "classes": ["0", "1"], "data_sha256": f"bench-{n}x{T}"}
+    lengths = np.full(n, T)
+    dataset = Dataset("bench", X, y, X[:2], y[:2], lengths, lengths[:2], meta)
+    configs = [
+        TrainConfig(cells=CELLS, batch_size=BATCH, epochs=epochs, checkpoint_every=chunk, seed=s)
+        for s in range(seeds)
+    ]
+    snap = cpu_snapshot()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(tmp) / f"s{s}.keras" for s in range(seeds)]
+        t0 = time.perf_counter()
+        results = train_group(dataset, configs, paths, log=lambda m: None, log_every=0)
+        wall = time.perf_counter() - t0
+    seconds = [float(h["seconds"]) for h in results[0].history]
+    steady = seconds[chunk:]  # the first call compiles
+    return {
+        "backend": keras.backend.backend(),
+        "host_loop": on_cpu(),
+        "seeds": seeds,
+        "epoch_seconds": seconds,
+        "s_per_group_epoch": statistics.median(steady),
+        "s_per_epoch": statistics.median(steady) / seeds,  # per run-epoch
+        "first_call_s": sum(seconds[:chunk]),
+        "wall_s": wall,
+        "other_load": other_load(snap, cpu_snapshot()),
+    }
+
+
 _EPOCH_TIMES: list[float] = []  # filled by the callback (sktime deep-copies callbacks)
 _TRAIN_PARAMS: dict = {}
 
@@ -306,7 +347,7 @@ def work_sktime(n: int, T: int, e1: int, e2: int, repeats: int = 1) -> dict:
 
 def run_worker(spec: dict) -> None:
     kind = spec.pop("kind")
-    fn = {"peak": work_peak, "ours": work_ours, "sktime": work_sktime}[kind]
+    fn = {"peak": work_peak, "ours": work_ours, "sktime": work_sktime, "engine": work_engine}[kind]
     out = fn(**spec)
     print(RESULT_TAG + json.dumps(out), flush=True)
 

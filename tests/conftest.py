@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import shutil
 import subprocess
 import threading
@@ -127,6 +128,23 @@ def server(tmp_path):
     httpd.shutdown()
     httpd.server_close()
     thread.join()
+
+
+def run_until(cmd: list[str], prefix: str, sig: int, env: dict | None = None) -> tuple[int, str]:
+    """Start `cmd`, send `sig` once it prints a line starting with `prefix`; return (exit
+    status, everything it printed)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith(prefix):
+            proc.send_signal(sig)
+            break
+    lines.extend(proc.stdout)
+    return proc.wait(timeout=300), "".join(lines)
 
 
 def leftovers(cache: Path) -> list[str]:

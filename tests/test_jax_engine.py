@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_until
 
 from lstmfcn_bench.data.dataset import prepare
 
@@ -106,20 +107,6 @@ def train_cmd(data_root: Path, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def run_until(cmd: list[str], epoch: int, sig: int) -> tuple[int, str]:
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=JAX_ENV
-    )
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith(f"seed 2: epoch {epoch}/"):
-            proc.send_signal(sig)
-            break
-    lines.extend(proc.stdout)
-    return proc.wait(timeout=300), "".join(lines)
-
-
 def history(path: Path) -> list[dict]:
     with open(path) as f:
         return [{k: float(v) for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
@@ -134,7 +121,7 @@ def reference_group(data_root, tmp_path_factory) -> Path:
 
 def test_a_killed_group_resumes_every_member(tmp_path, data_root, reference_group):
     cmd = train_cmd(data_root, tmp_path)
-    code, out = run_until(cmd, 12, signal.SIGKILL)
+    code, out = run_until(cmd, "seed 2: epoch 12/", signal.SIGKILL, JAX_ENV)
     assert code == -signal.SIGKILL, out
     resumes = sorted(p.name for p in tmp_path.glob("*.resume.npz"))
     assert resumes == [f"alstmfcn_c8_s{s}.resume.npz" for s in range(3)]
@@ -153,7 +140,7 @@ def test_a_killed_group_resumes_every_member(tmp_path, data_root, reference_grou
 
 def test_sigterm_saves_every_member_then_exits_143(tmp_path, data_root):
     cmd = train_cmd(data_root, tmp_path)
-    code, out = run_until(cmd, 8, signal.SIGTERM)
+    code, out = run_until(cmd, "seed 2: epoch 8/", signal.SIGTERM, JAX_ENV)
     assert code == 143, out
     assert "resume states saved" in out
     assert len(list(tmp_path.glob("*.resume.npz"))) == 3

@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import run_until
 
 from lstmfcn_bench.cli import main
 from lstmfcn_bench.data.dataset import load, prepare
@@ -172,22 +173,6 @@ def train_cmd(data_root: Path, out: Path) -> list[str]:
     ]
 
 
-def run_until(cmd: list[str], epoch: int, sig: int) -> tuple[int, str]:
-    """Start training, send `sig` once it has printed epoch `epoch`, return (code, output)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith(f"epoch {epoch}/"):
-            proc.send_signal(sig)
-            break
-    lines.extend(proc.stdout)
-    return proc.wait(timeout=120), "".join(lines)
-
-
 def history(path: Path) -> list[dict]:
     return [
         {k: float(v) for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(path))
@@ -204,7 +189,7 @@ def reference_run(data_root, tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_sigkill_then_rerun_resumes_exactly(tmp_path, data_root, reference_run):
     cmd = train_cmd(data_root, tmp_path)
-    code, out = run_until(cmd, 17, signal.SIGKILL)
+    code, out = run_until(cmd, "epoch 17/", signal.SIGKILL)
     assert code == -signal.SIGKILL
     model = tmp_path / "alstmfcn_c8_s3.keras"
     assert not model.exists() and beside_model(model, "resume").exists()
@@ -236,7 +221,7 @@ def test_a_stop_signal_saves_then_exits_with_its_status(
     tmp_path, data_root, reference_run, sig, status
 ):
     cmd = train_cmd(data_root, tmp_path)
-    code, out = run_until(cmd, 8, sig)
+    code, out = run_until(cmd, "epoch 8/", sig)
     assert code == status, out
     assert "resume state saved" in out
     stopped = int(out.split("after epoch ")[1].split(";")[0])
