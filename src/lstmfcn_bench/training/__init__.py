@@ -1,5 +1,6 @@
 """Training one run with the paper's protocol: its settings (config), the protocol's pieces
-(protocol), the resume state (resume), the epoch loop (loop) and the files it leaves (outputs)."""
+(protocol), the resume state (resume), the epoch loop (loop), the files it leaves (outputs), and
+the JAX engine that trains the seeds of one configuration as one program (jax_engine)."""
 
 from .config import TrainConfig
 from .loop import TrainingInterrupted, TrainResult, train
