@@ -5,13 +5,17 @@
 #   bash bench/gpu_session.sh bench   # bench/bench_gpu.py: our loop vs Keras fit, fp32 and TF32
 #   bash bench/gpu_session.sh repro   # the workflow on the demo datasets, gpu=true, cells
 #                                     # 8/64/128 x 3 seeds x 2000 epochs, 14 jobs sharing the GPU
+#   bash bench/gpu_session.sh engine  # the JAX engine: one 3-seed group through the CLI
+#   REPRO_CONFIG='engine=jax' bash bench/gpu_session.sh repro   # the workflow with the engine
+#
+# bench/bench_gpu.py times the engine beside our loop and fit, and projects the whole table.
 #
 # TensorFlow cannot travel there, so Keras runs on KERAS_BACKEND=jax. Keras, Snakemake, their
 # dependencies missing there and this package travel as wheels in .whl/ (built here with
 # `pip download --no-deps --only-binary=:all: --python-version 3.12 ...` and
 # `pip wheel --no-deps -w .whl .`). Results go to $OUT (default results/gpu).
 set -uo pipefail
-stage=${1:?usage: gpu_session.sh smoke|bench|repro}
+stage=${1:?usage: gpu_session.sh smoke|engine|bench|repro}
 OUT=${OUT:-results/gpu}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -28,6 +32,12 @@ smoke)
     lstmfcn evaluate results/smoke/alstmfcn_c8_s0.keras --dataset GunPoint --root results/data \
         --out "$OUT/smoke_metrics.json" || exit 1
     cp results/smoke/alstmfcn_c8_s0_train.json "$OUT/smoke_train.json"
+    ;;
+engine)
+    lstmfcn fetch ItalyPowerDemand --root results/data || exit 1
+    lstmfcn train ItalyPowerDemand --engine jax --seed 0 1 2 --epochs 300 --log-every 50 \
+        --root results/data --out results/engine 2>&1 | tee "$OUT/engine_train.log" || exit 1
+    cp results/engine/*_train.json "$OUT/"
     ;;
 bench)
     python3 bench/bench_gpu.py --out "$OUT/gpu.csv" 2>&1 | tee "$OUT/bench_gpu.log"
