@@ -259,15 +259,15 @@ def work_engine(n: int, T: int, epochs: int, chunk: int, seeds: int, tf32: bool 
         results = train_group(dataset, configs, paths, log=lambda m: None, log_every=0)
         wall = time.perf_counter() - t0
     seconds = [float(h["seconds"]) for h in results[0].history]
-    steady = seconds[chunk:]  # the first call compiles
+    steady = seconds[chunk:]  # the first call compiles; each epoch a member's share of the group's
     return {
         "backend": keras.backend.backend(),
         "host_loop": on_cpu(),
         "seeds": seeds,
         "epoch_seconds": seconds,
-        "s_per_group_epoch": statistics.median(steady),
-        "s_per_epoch": statistics.median(steady) / seeds,  # per run-epoch
-        "first_call_s": sum(seconds[:chunk]),
+        "s_per_group_epoch": statistics.median(steady) * seeds,
+        "s_per_epoch": statistics.median(steady),  # per run-epoch: the history's share
+        "first_call_s": sum(seconds[:chunk]) * seeds,
         "wall_s": wall,
         "other_load": other_load(snap, cpu_snapshot()),
     }

@@ -149,6 +149,20 @@ def test_sigterm_saves_every_member_then_exits_143(tmp_path, data_root):
     assert done.returncode == 0 and done.stdout.count("resuming") == 3, done.stdout
 
 
+def test_a_stop_signal_waits_for_at_most_ten_epochs_not_a_checkpoint_interval(tmp_path, data_root):
+    """With checkpoint_every far away, SIGTERM is still seen within SIGNAL_EVERY epochs."""
+    cmd = train_cmd(data_root, tmp_path)
+    cmd[cmd.index("--checkpoint-every") + 1] = "1000"
+    cmd[cmd.index("--epochs") + 1] = "60"
+    code, out = run_until(cmd, "seed 2: epoch 10/", signal.SIGTERM, JAX_ENV)
+    assert code == 143, out
+    stopped = int(out.split("after epoch ")[1].split(";")[0])
+    assert stopped in (10, 20), out
+    from lstmfcn_bench.training.resume import ResumeState
+
+    assert ResumeState.fingerprint_of(tmp_path / "alstmfcn_c8_s0.resume.npz")
+
+
 def test_a_group_needs_one_configuration_and_jax(data_root, tmp_path):
     from lstmfcn_bench.errors import ConfigError
     from lstmfcn_bench.training import TrainConfig

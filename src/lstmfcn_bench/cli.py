@@ -85,6 +85,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise ConfigError(f"--log-every must be >= 0 (0: no epoch lines), got {args.log_every}")
     check_writable(args.out, "--out", folder=True)
     if args.engine == "jax":
+        import importlib.util
+
+        if importlib.util.find_spec("jax") is None:
+            raise ConfigError(
+                "--engine jax needs JAX: pip install 'lstmfcn-bench[jax]' "
+                "(on a GPU: pip install 'jax[cuda12]')"
+            )
         os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is first imported
     from . import runtime
     from .data.dataset import load

@@ -9,6 +9,7 @@ settings of single datasets.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from . import settings
@@ -55,7 +56,7 @@ def _from_strings(value, rule: dict, schema: dict):
     types = _types(rule, schema)
     if isinstance(value, str):
         text = value.strip()
-        if "integer" in types and text.lstrip("-").isdigit():
+        if "integer" in types and re.fullmatch(r"-?\d+", text):
             return int(text)
         if "boolean" in types and text.lower() in ("true", "false"):
             return text.lower() == "true"

@@ -32,6 +32,9 @@ from .outputs import run_info, write_run
 from .protocol import Plateau, class_weights, epoch_permutation
 from .resume import ResumeState
 
+#: At most this many epochs per device call: how long a stop signal may wait.
+SIGNAL_EVERY = 10
+
 
 def check_group(configs: list[TrainConfig]) -> None:
     """A group is one run configuration over several distinct seeds."""
@@ -153,7 +156,9 @@ def _program(model, config: TrainConfig, n: int, on_host_loop: bool):
         loss_sum = acc_sum = jnp.float32(0.0)
         if n_full:
             batches = perm[: n_full * bs].reshape(n_full, bs)
-            carry, (losses, accs) = jax.lax.scan(lambda c, idx: step(c, idx, X, y), carry, batches)
+            carry, (losses, accs) = jax.lax.scan(
+                lambda c, idx: step(c, idx, X, y), carry, batches, unroll=on_host_loop
+            )
             loss_sum, acc_sum = losses.sum(), accs.sum()
         if rest:
             carry, (loss_r, acc_r) = step(carry, perm[n_full * bs :], X, y)
@@ -252,7 +257,10 @@ def train_group(
     signals: dict = {}
     t_session = time.perf_counter()
     epoch = min(starts)
-    chunk = min(config.checkpoint_every, config.epochs - epoch) if epoch < config.epochs else 1
+    # The host looks in every `chunk` epochs (for a stop signal), and writes resume states
+    # every checkpoint_every epochs or when stopped.
+    chunk = max(1, min(config.checkpoint_every, SIGNAL_EVERY, config.epochs - epoch))
+    saved = epoch
     with _stop_on_signals(signals):
         while epoch < config.epochs:
             # Always `chunk` epochs a call (those past the budget inactive): one compilation.
@@ -264,7 +272,9 @@ def train_group(
             t0 = time.perf_counter()
             state, (losses, accs, lrs) = run(state, X, y, jnp.asarray(perms), jnp.asarray(active))
             losses, accs, lrs = (np.asarray(a, dtype=np.float64) for a in (losses, accs, lrs))
-            per_epoch = (time.perf_counter() - t0) / max(1, min(chunk, config.epochs - epoch))
+            # A member's share of the group's epoch, as with its total time.
+            group_epoch = (time.perf_counter() - t0) / max(1, min(chunk, config.epochs - epoch))
+            per_epoch = group_epoch / len(configs)
             best = np.asarray(state["best_loss"])
             best_epoch = np.asarray(state["best_epoch"])
             for k in range(len(configs)):
@@ -280,7 +290,8 @@ def train_group(
                             f"  {per_epoch:.3f}s  best {best[k]:.5f}@{best_epoch[k]}"
                         )
             epoch = min(epoch + chunk, config.epochs)
-            if epoch < config.epochs:
+            if epoch < config.epochs and (signals or epoch - saved >= config.checkpoint_every):
+                saved = epoch
                 _save_resume(
                     state,
                     members,
@@ -312,11 +323,12 @@ def train_group(
             v.assign(value)  # the final optimizer state, as the Keras loop saves it
         if kept is not None:
             model.set_weights(kept)
-        seconds = seconds_before[k] + total
+        # Each member's share of the group's time, so that runs' times add up.
+        seconds = seconds_before[k] + total / len(configs)
         info = run_info(dataset, c, histories[k], best_epoch, seconds, resumed, engine="jax")
         info["group_seeds"] = [g.seed for g in configs]
+        info["group_seconds"] = total
         write_run(path, model, histories[k], info)
-        beside_model(path, "resume").unlink(missing_ok=True)
         results.append(
             TrainResult(
                 model_path=path,
@@ -329,6 +341,8 @@ def train_group(
                 info=info,
             )
         )
+    for path in model_paths:  # only once every member's files are written
+        beside_model(path, "resume").unlink(missing_ok=True)
     return results
 
 
@@ -367,5 +381,5 @@ def _save_resume(state, members, configs, paths, histories, layout, data_sha, be
             best_loss=float(m["best_loss"]),
             best_epoch=best_epoch,
             best_weights=layout.to_weights(m["best_tv"], m["best_ntv"]) if best_epoch else None,
-            seconds=before[k] + elapsed,
+            seconds=before[k] + elapsed / len(configs),
         ).save(beside_model(path, "resume"), model)

@@ -86,14 +86,23 @@ def _start(dataset, config: TrainConfig, model_path: Path, fingerprint: str, wei
     fresh = ResumeState(fingerprint, Plateau.of(config))
     if not resume_path.exists():
         return model, fresh, None
+    unusable = (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        EOFError,
+        zipfile.BadZipFile,
+        LstmfcnError,
+    )
     try:
+        if ResumeState.fingerprint_of(resume_path) != fingerprint:
+            _set_aside(resume_path, "belongs to another configuration", log)
+            return model, fresh, None  # nothing was loaded into this model
         state = ResumeState.load(resume_path, model)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, LstmfcnError) as e:
+    except unusable as e:
         why = " ".join(str(e).split()) or type(e).__name__
         _set_aside(resume_path, f"is unreadable ({why})", log)
-        return new_model(config, dataset.length, dataset.n_classes, weights), fresh, None
-    if state.fingerprint != fingerprint:
-        _set_aside(resume_path, "belongs to another configuration", log)
         return new_model(config, dataset.length, dataset.n_classes, weights), fresh, None
     if state.next_epoch > config.epochs:
         raise ConfigError(

@@ -54,6 +54,12 @@ class ResumeState:
         arrays["state_json"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
+    @staticmethod
+    def fingerprint_of(path: Path) -> str:
+        """The run identity a saved state belongs to, read without touching any model."""
+        with np.load(path) as z:
+            return json.loads(bytes(z["state_json"]).decode())["fingerprint"]
+
     @classmethod
     def load(cls, path: Path, model) -> ResumeState:
         """Read a state and assign its variables to ``model`` (built and compiled as for the
