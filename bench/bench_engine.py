@@ -60,6 +60,21 @@ def table_cost(
     }
 
 
+def print_projection(rows: list[dict], what: str) -> None:
+    """The table's projected hours for 1 and 3 seeds, from rows with an engine time."""
+    rows = [r for r in rows if r.get("engine_s_per_run_epoch")]
+    if len(rows) < 2:
+        return
+    for seeds in (1, 3):
+        cost = table_cost(rows, seeds)
+        print(
+            f"projected ucr85 table with {what}, {seeds} seed(s): {cost['hours']:.2f} h "
+            f"(the 42 cheapest datasets: {cost['cheapest_half_hours']:.2f} h); model "
+            f"{cost['seconds_per_step'] * 1e3:.3f} ms/step + "
+            f"{cost['seconds_per_gflop'] * 1e3:.3f} ms/GFLOP"
+        )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="the two small sizes only")
@@ -118,15 +133,7 @@ def main(argv=None) -> int:
             f"| {r['engine_pct_peak']:.0f}% | {r['tf_loop_pct_peak']:.0f}% "
             f"| {r['engine_x_flop_cost']:.1f}x | {r['engine_first_call_s']:.0f} |"
         )
-    if len(rows) >= 2:
-        for seeds in (1, 3):
-            cost = table_cost(rows, seeds)
-            print(
-                f"projected ucr85 table with the engine on this CPU, {seeds} seed(s): "
-                f"{cost['hours']:.0f} h (the 42 cheapest datasets: {cost['cheapest_half_hours']:.1f} h);"
-                f" model {cost['seconds_per_step'] * 1e3:.2f} ms/step + "
-                f"{cost['seconds_per_gflop'] * 1e3:.2f} ms/GFLOP"
-            )
+    print_projection(rows, "the engine on this CPU")
     return 0
 
 

@@ -261,22 +261,11 @@ def main(argv=None) -> int:
             f"| {f(r['engine_speed_vs_ours'], 'x')} | {f(r['engine_speed_vs_fit'], 'x')} "
             f"| {f(r['engine_pct_peak'], '%')} |"
         )
-    from bench_engine import table_cost
+    from bench_engine import print_projection
 
-    for backend_prec in sorted({(r["backend"], r["precision"]) for r in rows}):
-        measured = [
-            r for r in rows if (r["backend"], r["precision"]) == backend_prec
-            and r["engine_s_per_run_epoch"]
-        ]  # fmt: skip
-        if len(measured) >= 2:
-            for seeds in (1, 3):
-                cost = table_cost(measured, seeds)
-                print(
-                    f"projected ucr85 table, engine, {backend_prec[0]} {backend_prec[1]}, "
-                    f"{seeds} seed(s): {cost['hours'] * 60:.0f} min "
-                    f"({cost['seconds_per_step'] * 1e6:.0f} us/step + "
-                    f"{cost['seconds_per_gflop'] * 1e3:.3f} ms/GFLOP)"
-                )
+    for backend, prec in sorted({(r["backend"], r["precision"]) for r in rows}):
+        same = [r for r in rows if (r["backend"], r["precision"]) == (backend, prec)]
+        print_projection(same, f"the engine, {backend} {prec}")
     if not rows:
         print("no measurement succeeded")
         return 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .figures.cd_diagram import cd_figure
-from .figures.style import figure_bytes, save_figure
+from .figures.style import save_figure
 from .results.stats import write_stats
 from .results.tables import load_metrics, write_tables
 from .results.timing import write_timing
@@ -17,9 +17,8 @@ from .results.timing import write_timing
 
 def write_statistics(summary: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     """stats.csv, stats.html, cd_diagram.png and .svg; returns the statistics table."""
-    figure = cd_figure(summary)
-    save_figure(figure, Path(out_dir) / "cd_diagram.png", tight=True)
-    return write_stats(summary, out_dir, figure_bytes(figure, "png", tight=True))
+    png, _ = save_figure(cd_figure(summary), Path(out_dir) / "cd_diagram.png", tight=True)
+    return write_stats(summary, out_dir, png.read_bytes())
 
 
 def aggregate(

@@ -319,8 +319,7 @@ def train_group(
         best_epoch = int(host["best_epoch"][k])
         member = _member(host, k)
         kept = layout.to_weights(member["best_tv"], member["best_ntv"]) if best_epoch else None
-        for v, value in zip(model.optimizer.variables, member["ov"], strict=True):
-            v.assign(value)  # the final optimizer state, as the Keras loop saves it
+        _assign(model, member)  # the final state, as the Keras loop's model ends; then the kept
         if kept is not None:
             model.set_weights(kept)
         # Each member's share of the group's time, so that runs' times add up.
@@ -352,6 +351,18 @@ def _member(host: dict, k: int) -> dict:
     return jax.tree.map(lambda a: a[k], host)
 
 
+def _assign(model, member: dict) -> None:
+    """One member's variables (weights, BatchNorm statistics, seed state, optimizer) into its
+    Keras model, for the files that are written from the model."""
+    for variables, values in (
+        (model.trainable_variables, member["tv"]),
+        (model.non_trainable_variables, member["ntv"]),
+        (model.optimizer.variables, member["ov"]),
+    ):
+        for v, value in zip(variables, values, strict=True):
+            v.assign(value)
+
+
 def _save_resume(state, members, configs, paths, histories, layout, data_sha, before, elapsed):
     """Each member's resume state, in the Keras loop's format (its variables in its model)."""
     import jax
@@ -360,12 +371,7 @@ def _save_resume(state, members, configs, paths, histories, layout, data_sha, be
     for k, (c, path) in enumerate(zip(configs, paths, strict=True)):
         model = members[k][0]
         m = _member(host, k)
-        for v, value in zip(model.trainable_variables, m["tv"], strict=True):
-            v.assign(value)
-        for v, value in zip(model.non_trainable_variables, m["ntv"], strict=True):
-            v.assign(value)
-        for v, value in zip(model.optimizer.variables, m["ov"], strict=True):
-            v.assign(value)
+        _assign(model, m)
         plateau = Plateau.of(c)
         plateau.lr, plateau.best, plateau.wait = (
             float(m["lr"]),
