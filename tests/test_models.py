@@ -30,7 +30,7 @@ from lstmfcn_bench.models.attention import (
     attention_weights_and_context,
     to_numpy,
 )
-from lstmfcn_bench.runs import MODELS
+from lstmfcn_bench.runs import KERAS_NAME, MODELS
 
 T, K = 150, 2
 
@@ -226,6 +226,33 @@ def test_layer_settings(builder):
         assert conv["kernel_initializer"]["class_name"] == "HeUniform"
         assert model.get_layer(f"relu{block}").get_config()["activation"] == "relu"
     assert model.get_layer("permute").get_config()["dims"] == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # Keras 2's hard sigmoid, clip(0.2·x + 0.5, 0, 1): the authors' gate, the default.
+        ("lstmfcn", [0.0, 0.0, 0.3, 0.5, 0.7, 1.0, 1.0]),
+        ("alstmfcn", [0.0, 0.0, 0.3, 0.5, 0.7, 1.0, 1.0]),
+        # The variant: Keras 3's logistic sigmoid.
+        ("lstmfcn_sigmoid", list(1 / (1 + np.exp(-np.array([-3.0, -2.5, -1, 0, 1, 2.5, 3.0]))))),
+    ],
+)
+def test_lstm_gate_activation_survives_saving(tmp_path, name, expected):
+    x = np.array([-3.0, -2.5, -1.0, 0.0, 1.0, 2.5, 3.0], dtype="float32")
+    model = build_model(name, T, 3, cells=4)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    layer = "attention_lstm" if name == "alstmfcn" else "lstm"
+    for m in (model, loaded):
+        gate = m.get_layer(layer).cell.recurrent_activation
+        np.testing.assert_allclose(np.asarray(gate(x)), expected, rtol=1e-6, atol=1e-7)
+    assert loaded.name == KERAS_NAME[name]
+
+
+def test_unknown_gate_is_refused():
+    with pytest.raises(ConfigError, match="unknown LSTM gate 'relu'.*hard_sigmoid, sigmoid"):
+        lstm_fcn(T, 3, gate="relu")
 
 
 def _bn_pass(layer, x, upstream):
@@ -440,11 +467,11 @@ JAX_SCRIPT = textwrap.dedent(
 
     assert keras.backend.backend() == "jax", keras.backend.backend()
     out = {"params": {}}
-    for name in ("lstmfcn", "alstmfcn"):
+    for name in sys.argv[1].split(","):
         for shuffle in (True, False):
             model = build_model(name, 150, 2, cells=8, shuffle=shuffle)
             out["params"][f"{name}-{shuffle}"] = model.count_params()
-    for stem in sys.argv[1:]:
+    for stem in sys.argv[2:]:
         model = keras.saving.load_model(stem + ".keras", safe_mode=True)
         x = np.load(stem + ".x.npy")
         np.save(stem + ".jax.npy", np.asarray(model(x, training=False)))
@@ -481,7 +508,7 @@ def test_models_agree_on_the_jax_backend(tmp_path):
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     stems = [str(tmp_path / stem) for stem in cases]
     run = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT, *stems],
+        [sys.executable, "-c", JAX_SCRIPT, ",".join(MODELS), *stems],
         env=env,
         cwd=tmp_path,
         capture_output=True,

@@ -42,7 +42,7 @@ def test_files_beside_the_model_and_back_to_the_run():
 def test_display_names_from_either_spelling():
     assert runs.display_name("lstmfcn") == runs.display_name("lstm_fcn") == "LSTM-FCN"
     assert runs.display_name("alstm_fcn") == "ALSTM-FCN"
-    assert set(runs.KERAS_NAME) == set(runs.DISPLAY) == set(runs.MODELS)
+    assert set(runs.KERAS_NAME) == set(runs.DISPLAY) == set(runs.PUBLISHED_AS) == set(runs.MODELS)
 
 
 def test_schema_enums_come_from_the_code():
@@ -58,7 +58,7 @@ def test_plan_defaults_are_the_schema_defaults():
     plan = make_plan({"preset": "demo"})
     for key in ("batch_size", "patience", "checkpoint_every", "shuffle"):
         assert plan.train["GunPoint"][key] == settings.default(key)
-    assert plan.models == list(runs.MODELS)
+    assert plan.models == list(runs.PAPER_MODELS)
     assert plan.config["mem_mb"] == settings.default("mem_mb")
     assert TrainConfig().batch_size == settings.default("batch_size")
     assert TrainConfig().plateau_patience == settings.default("patience")

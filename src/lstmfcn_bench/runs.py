@@ -12,12 +12,30 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The models, in the order the paper lists them.
-MODELS: tuple[str, ...] = ("lstmfcn", "alstmfcn")
-#: Display names, as in the paper and the published table's columns.
-DISPLAY: dict[str, str] = {"lstmfcn": "LSTM-FCN", "alstmfcn": "ALSTM-FCN"}
+#: The paper's models, in the order it lists them: what the workflow trains by default.
+PAPER_MODELS: tuple[str, ...] = ("lstmfcn", "alstmfcn")
+#: Every model: the paper's, then variants that differ in one named detail. A variant is its
+#: own model name, so its runs never mix with the paper's (``lstmfcn_sigmoid``: LSTM-FCN with
+#: Keras 3's sigmoid gate where the authors' Keras 2 used hard sigmoid; models/gates.py).
+MODELS: tuple[str, ...] = (*PAPER_MODELS, "lstmfcn_sigmoid")
+#: Display names; the paper's models as in the published table's columns.
+DISPLAY: dict[str, str] = {
+    "lstmfcn": "LSTM-FCN",
+    "alstmfcn": "ALSTM-FCN",
+    "lstmfcn_sigmoid": "LSTM-FCN (sigmoid gate)",
+}
+#: The published column each model is compared with.
+PUBLISHED_AS: dict[str, str] = {
+    "lstmfcn": "LSTM-FCN",
+    "alstmfcn": "ALSTM-FCN",
+    "lstmfcn_sigmoid": "LSTM-FCN",
+}
 #: The name each model's Keras graph carries (saved inside every .keras file).
-KERAS_NAME: dict[str, str] = {"lstmfcn": "lstm_fcn", "alstmfcn": "alstm_fcn"}
+KERAS_NAME: dict[str, str] = {
+    "lstmfcn": "lstm_fcn",
+    "alstmfcn": "alstm_fcn",
+    "lstmfcn_sigmoid": "lstm_fcn_sigmoid",
+}
 #: Models with an attention LSTM, which the context figure can draw.
 ATTENTION_MODELS: tuple[str, ...] = ("alstmfcn",)
 

@@ -22,14 +22,14 @@ from .errors import ConfigError
 def _schema() -> dict:
     from .data.preprocess import MISSING, NORMALISE
     from .data.registry import PRESETS
-    from .runs import MODELS
+    from .runs import MODELS, PAPER_MODELS
 
     text = resources.files("lstmfcn_bench").joinpath("resources", "config.schema.json")
     schema = json.loads(text.read_text("utf-8"))
     props = schema["properties"]
     props["preset"]["enum"] = list(PRESETS)
     props["models"]["items"]["enum"] = list(MODELS)
-    props["models"]["default"] = list(MODELS)
+    props["models"]["default"] = list(PAPER_MODELS)
     props["normalise"]["enum"] = list(NORMALISE)
     props["missing"]["enum"] = list(MISSING)
     return schema

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..errors import LstmfcnError
 from ..results.tables import read_summary
-from ..runs import DISPLAY, MODELS
+from ..runs import DISPLAY, MODELS, PUBLISHED_AS
 from .style import new_figure, palette, style
 
 #: |ours − published| above this (accuracy units) gets the dataset's name in the scatter.
@@ -30,7 +30,7 @@ def scatter_figure(summary_path: Path, threshold: float = OUTLIER_THRESHOLD) -> 
         raise LstmfcnError(
             f"{summary_path} is not a summary.csv of lstmfcn aggregate: {e}"
         ) from None
-    models = [m for m in MODELS if f"{m}_selected_mean" in summ.columns and DISPLAY[m] in summ]
+    models = [m for m in MODELS if f"{m}_selected_mean" in summ.columns and PUBLISHED_AS[m] in summ]
     if not models:
         raise LstmfcnError(f"{summary_path} has no '<model>_selected_mean' column to plot")
     with style():
@@ -38,14 +38,14 @@ def scatter_figure(summary_path: Path, threshold: float = OUTLIER_THRESHOLD) -> 
         axes = np.atleast_1d(fig.subplots(1, len(models), squeeze=False)[0])
         colour = palette(2)
         for ax, model, c in zip(axes, models, colour, strict=False):
-            _scatter_panel(ax, summ, model, DISPLAY[model], threshold, c)
+            _scatter_panel(ax, summ, model, threshold, c)
         fig.suptitle("Selected accuracy (cells chosen by training loss) against the published one")
     return fig
 
 
-def _scatter_panel(ax, summ, model: str, name: str, threshold: float, colour) -> None:
+def _scatter_panel(ax, summ, model: str, threshold: float, colour) -> None:
     ours = summ[f"{model}_selected_mean"].astype(float)
-    published = summ[name].astype(float)
+    published = summ[PUBLISHED_AS[model]].astype(float)
     both = ours.notna() & published.notna()
     x, y = published[both].to_numpy(), ours[both].to_numpy()
     names = list(summ.index[both])
@@ -79,16 +79,16 @@ def _scatter_panel(ax, summ, model: str, name: str, threshold: float, colour) ->
                     color="0.15",
                 )
         median = float(np.median(np.abs(diff)) * 100)
-        title = f"{name}: {len(x)} datasets, median |Δ| {median:.1f} points"
+        title = f"{DISPLAY[model]}: {len(x)} datasets, median |Δ| {median:.1f} points"
     else:
         ax.text(0.5, 0.5, "no dataset with a published number", ha="center", transform=ax.transAxes)
-        title = f"{name}: no published numbers"
+        title = f"{DISPLAY[model]}: no published numbers"
     if not_in_paper:
         title += f"\n({not_in_paper} more not in the paper)"
     ax.set_title(title)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
-    ax.set_xlabel(f"published {name} accuracy")
-    ax.set_ylabel(f"our {name} accuracy")
+    ax.set_xlabel(f"published {PUBLISHED_AS[model]} accuracy")
+    ax.set_ylabel(f"our {DISPLAY[model]} accuracy")
     ax.legend(loc="lower right")

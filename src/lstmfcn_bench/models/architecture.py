@@ -10,6 +10,7 @@ of T features, so the LSTM runs a single step), else (T, 1).
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import keras
@@ -21,6 +22,7 @@ from ..errors import ConfigError
 from ..runs import KERAS_NAME, MODELS
 from .attention import AttentionLSTM
 from .batchnorm import FusedBatchNormalization
+from .gates import GATES
 
 LSTM_DROPOUT = 0.8
 # (filters, kernel size) of the three conv blocks of the FCN branch.
@@ -64,11 +66,20 @@ def _build(recurrent, name, length, n_classes, shuffle) -> keras.Model:
     return keras.Model(series, probabilities, name=name)
 
 
-def lstm_fcn(length: int, n_classes: int, cells: int = 8, shuffle: bool = True) -> keras.Model:
-    """LSTM-FCN: LSTM(cells) → Dropout(0.8) beside the FCN branch, concatenated, softmax."""
+def lstm_fcn(
+    length: int, n_classes: int, cells: int = 8, shuffle: bool = True, gate: str = "hard_sigmoid"
+) -> keras.Model:
+    """LSTM-FCN: LSTM(cells) → Dropout(0.8) beside the FCN branch, concatenated, softmax.
+
+    ``gate`` is the LSTM's recurrent activation (gates.py): the authors' ``hard_sigmoid`` by
+    default; ``sigmoid`` builds the ``lstmfcn_sigmoid`` variant, under its own graph name.
+    """
     length, n_classes, cells = _check(length, n_classes, cells, shuffle)
-    lstm = layers.LSTM(cells, name="lstm")
-    return _build(lstm, KERAS_NAME["lstmfcn"], length, n_classes, shuffle)
+    if gate not in GATES:
+        raise ConfigError(f"unknown LSTM gate {gate!r}; choose one of: {', '.join(GATES)}")
+    lstm = layers.LSTM(cells, recurrent_activation=GATES[gate], name="lstm")
+    name = KERAS_NAME["lstmfcn" if gate == "hard_sigmoid" else "lstmfcn_sigmoid"]
+    return _build(lstm, name, length, n_classes, shuffle)
 
 
 def alstm_fcn(length: int, n_classes: int, cells: int = 8, shuffle: bool = True) -> keras.Model:
@@ -78,7 +89,11 @@ def alstm_fcn(length: int, n_classes: int, cells: int = 8, shuffle: bool = True)
     return _build(recurrent, KERAS_NAME["alstmfcn"], length, n_classes, shuffle)
 
 
-_BUILDERS = {"lstmfcn": lstm_fcn, "alstmfcn": alstm_fcn}
+_BUILDERS = {
+    "lstmfcn": lstm_fcn,
+    "alstmfcn": alstm_fcn,
+    "lstmfcn_sigmoid": functools.partial(lstm_fcn, gate="sigmoid"),
+}
 
 
 def build_model(

@@ -17,7 +17,7 @@ b_a (u) "attention_b", v (u, 1) "attention_v". Parameter count:
 Initialisers follow the authors' layer: glorot-uniform W, orthogonal U, orthogonal A and W_a,
 orthogonal U_a, zero b_a and v (so attention starts uniform), and unit forget bias (which the
 authors' code meant but did not apply). σ_hard is Keras 2's hard sigmoid, clip(0.2·x + 0.5, 0, 1),
-that the original used; Keras 3's `hard_sigmoid` has slope 1/6 instead, so it is defined here.
+that the original used (gates.py).
 
 With the paper's dimension shuffle the input is one timestep of T features (S = 1): then α ≡ 1
 and z = x, i.e. the attention is inert and the layer is an LSTM with an extra input kernel.
@@ -35,14 +35,7 @@ import numpy as np
 from keras import ops
 
 from ..errors import ConfigError
-
-_PACKAGE = "lstmfcn_bench"
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-def hard_sigmoid_legacy(x):
-    """Keras 2's hard sigmoid, clip(0.2·x + 0.5, 0, 1): the original's recurrent activation."""
-    return ops.clip(0.2 * x + 0.5, 0.0, 1.0)
+from .gates import SERIALIZABLE_PACKAGE, hard_sigmoid_legacy
 
 
 def to_numpy(x) -> np.ndarray:
@@ -83,7 +76,7 @@ def _options_config(layer) -> dict:
     return {key: write(getattr(layer, key)) for key, (_, write) in _OPTIONS.items()}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=SERIALIZABLE_PACKAGE)
 class AttentionLSTMCell(keras.layers.Layer):
     """One step of the attention LSTM (equations in the module docstring).
 
@@ -228,7 +221,7 @@ class AttentionLSTMCell(keras.layers.Layer):
         return {**super().get_config(), **config}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=SERIALIZABLE_PACKAGE)
 class AttentionLSTM(keras.layers.Layer):
     """Attention LSTM over an input of shape (batch, S, F); returns the last h, (batch, units).
 

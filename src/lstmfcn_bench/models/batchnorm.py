@@ -17,8 +17,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from .gates import SERIALIZABLE_PACKAGE
 
-@keras.saving.register_keras_serializable(package="lstmfcn_bench")
+
+@keras.saving.register_keras_serializable(package=SERIALIZABLE_PACKAGE)
 class FusedBatchNormalization(layers.BatchNormalization):
     def _fused_applies(self, inputs, training, mask) -> bool:
         return (

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import keras
 
+from .gates import SERIALIZABLE_PACKAGE
 
-@keras.saving.register_keras_serializable(package="lstmfcn_bench")
+
+@keras.saving.register_keras_serializable(package=SERIALIZABLE_PACKAGE)
 class ClassWeightedCrossEntropy(keras.losses.Loss):
     """Sparse categorical cross-entropy times the class weight of each sample's label.
 

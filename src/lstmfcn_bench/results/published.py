@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..data.registry import canonical_name
 from ..errors import LstmfcnError
-from ..runs import DISPLAY, MODELS
+from ..runs import PAPER_MODELS, PUBLISHED_AS
 
 
 @cache
@@ -42,5 +42,5 @@ def published_table() -> pd.DataFrame:
 def published_methods() -> list[str]:
     """Accuracy columns of the published table: LSTM-FCN, ALSTM-FCN, then the baselines."""
     cols = [c for c in _published().columns if c != "name_2015"]
-    first = [DISPLAY[m] for m in MODELS]
+    first = list(dict.fromkeys(PUBLISHED_AS[m] for m in PAPER_MODELS))
     return first + [c for c in cols if c not in first]

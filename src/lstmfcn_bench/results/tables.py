@@ -26,7 +26,7 @@ import pandas as pd
 from ..atomic import atomic_write_text
 from ..data.registry import canonical_name
 from ..errors import LstmfcnError, UnknownDatasetError
-from ..runs import DISPLAY, MODELS
+from ..runs import DISPLAY, MODELS, PUBLISHED_AS
 from .published import published_methods, published_table
 
 #: Keys every metrics file must have (values may be null only for the descriptive ones).
@@ -203,7 +203,7 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
         out[f"{model}_selected_std"] = sel["accuracy"].agg(lambda a: _std(a.to_numpy()))
         cells_str = sel["cells"].agg(lambda c: "/".join(str(int(x)) for x in c))
         out[f"{model}_selected_cells"] = cells_str.astype(object).reindex(out.index)
-        published = pub[DISPLAY[model]].reindex(out.index)
+        published = pub[PUBLISHED_AS[model]].reindex(out.index)
         out[f"{model}_diff"] = out[f"{model}_selected_mean"] - published
     out["n_seeds"] = long.groupby("dataset")["seed"].nunique().reindex(out.index).astype("int64")
     out["name_2015"] = pub["name_2015"].reindex(out.index).astype(object)
@@ -244,7 +244,7 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
             "mean_selected": float(summ.loc[d.index, f"{model}_selected_mean"].mean())
             if n
             else float("nan"),
-            "mean_published": float(summ.loc[d.index, DISPLAY[model]].mean())
+            "mean_published": float(summ.loc[d.index, PUBLISHED_AS[model]].mean())
             if n
             else float("nan"),
         }
@@ -321,7 +321,7 @@ def _display_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, s
         name = DISPLAY[m]
         header += [f"{name} c{c}" for c in _cells_of(summ, m)]
         header += [f"{name} selected", f"{name} cells", f"{name} published", f"{name} Δ"]
-    baselines = [c for c in published_methods() if c not in {DISPLAY[m] for m in MODELS}]
+    baselines = [c for c in published_methods() if c not in set(PUBLISHED_AS.values())]
     header += ["seeds"] + baselines
     rows = []
     for ds, r in summ.iterrows():
@@ -334,7 +334,7 @@ def _display_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, s
             )
             sc = r[f"{m}_selected_cells"]
             cells.append((str(sc) if isinstance(sc, str) else "—", "cells"))
-            cells.append((_fmt_acc(r.get(DISPLAY[m])), "num"))
+            cells.append((_fmt_acc(r.get(PUBLISHED_AS[m])), "num"))
             d = r[f"{m}_diff"]
             cells.append((_fmt_diff(d), f"num diff {_diff_class(d)}"))
         cells.append((str(int(r["n_seeds"])), "num"))
