@@ -387,3 +387,29 @@ def test_run_identity_for_resuming():
     assert all(c.fingerprint("d") == base.fingerprint("d") for c in same)
     assert all(c.fingerprint("d") != base.fingerprint("d") for c in different)
     assert base.fingerprint("other data") != base.fingerprint("d")
+
+
+def test_code_version_names_the_commit_and_a_dirty_tree(tmp_path):
+    from lstmfcn_bench.runtime import code_version
+
+    assert code_version(tmp_path) == {"commit": None, "dirty": None}  # not a checkout
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    repo = tmp_path / "repo"
+    git("init", "-q", str(repo))
+    tmp_path = repo
+    (repo / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("commit", "-qm", "one")
+    (repo / "untracked.txt").write_text("results are not code\n")
+    clean = code_version.__wrapped__(repo)
+    assert clean == {"commit": git("rev-parse", "HEAD"), "dirty": False}
+    (repo / "a.py").write_text("x = 2\n")
+    assert code_version.__wrapped__(repo) == {"commit": clean["commit"], "dirty": True}

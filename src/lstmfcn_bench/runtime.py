@@ -7,10 +7,13 @@ through the same code (the models use only keras.layers / keras.ops).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import random
+import subprocess
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -151,3 +154,27 @@ def versions() -> dict[str, str]:
             out[dist] = metadata.version(dist)
     out["backend"] = keras.backend.backend()
     return out
+
+
+@functools.cache
+def code_version(where: Path | None = None) -> dict:
+    """The project commit the running package (or the folder ``where``) came from, and whether
+    its tracked files had uncommitted changes (``dirty``): both ``None`` outside a git checkout
+    (an installed wheel). A published record names the code that trained it; a dirty tree
+    cannot be rebuilt."""
+    where = Path(where or Path(__file__).resolve().parent)
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(where), *args], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}

@@ -60,6 +60,7 @@ def run_info(
         "device": runtime.device_description(),
         "precision": runtime.precision(),
         "versions": runtime.versions(),
+        "code": runtime.code_version(),
     }
 
 
