@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from lstmfcn_bench.errors import LstmfcnError
 from lstmfcn_bench.figures.cd_diagram import cd_figure
 from lstmfcn_bench.figures.style import save_figure
 from lstmfcn_bench.results import published, stats, tables
+from lstmfcn_bench.training.config import TrainConfig
 
 # (dataset, model) -> per seed: ((loss c8, acc c8), (loss c64, acc c64)).
 # In every seed the run with the lowest training loss has the LOWER test accuracy, so a
@@ -52,8 +54,9 @@ SELECTED = {
 }
 
 
-def run(dataset, model, cells, seed, loss, acc) -> dict:
+def run(dataset, model, cells, seed, loss, acc, **extra) -> dict:
     return {
+        "train_config": {**asdict(TrainConfig()), "model": model, "cells": cells, "seed": seed},
         "dataset": dataset,
         "model": model,
         "cells": cells,
@@ -67,6 +70,7 @@ def run(dataset, model, cells, seed, loss, acc) -> dict:
         "backend": "jax",
         "device": "cpu",
         "versions": {"keras": "3"},
+        **extra,
     }
 
 
@@ -76,6 +80,7 @@ def grid_metrics() -> list[dict]:
         for seed, per_cells in enumerate(seeds):
             for cells, (loss, acc) in zip((8, 64), per_cells, strict=True):
                 out.append(run(ds, model, cells, seed, loss, acc))
+            out.append(run(ds, model, 128, seed, 0.99, 0.5))  # never selected: highest loss
     return out
 
 
@@ -118,7 +123,7 @@ def test_accuracy_long_columns_sorted_and_2015_names_map():
     metrics[0] = dict(metrics[0], dataset="Gun_Point")  # the paper's spelling
     long = tables.accuracy_long(list(reversed(metrics)))
     assert list(long.columns) == tables.LONG_COLUMNS
-    assert len(long) == 24
+    assert len(long) == 36
     assert set(long["dataset"]) == {"GunPoint", "ArrowHead"}
     keys = list(zip(long["dataset"], long["model"], long["cells"], long["seed"], strict=True))
     assert keys == sorted(keys)
@@ -201,7 +206,7 @@ def test_write_tables_outputs_and_identical_rerun(tmp_path):
     assert not list(out1.glob(".*tmp"))
 
     acc = pd.read_csv(out1 / "accuracy.csv")
-    assert list(acc.columns) == tables.LONG_COLUMNS and len(acc) == 24
+    assert list(acc.columns) == tables.LONG_COLUMNS and len(acc) == 36
     back = tables.read_summary(out1 / "summary.csv")
     assert back.loc["GunPoint", "lstmfcn_selected_cells"] == "8/64/8"
     assert back.loc["GunPoint", "lstmfcn_selected_mean"] == pytest.approx(0.92)
@@ -215,6 +220,53 @@ def test_write_tables_outputs_and_identical_rerun(tmp_path):
     assert 'class="num diff better">+3.71<' in page  # ArrowHead ALSTM-FCN 0.86 vs 0.82286
     md = (out1 / "summary.md").read_text()
     assert "| Dataset |" in md and "| GunPoint |" in md and "8/64/8" in md
+
+
+def test_a_table_of_another_protocol_says_so_and_is_not_coloured(tmp_path):
+    """The demo's 1000 epochs at cells 8: the headline names what differs, Δ stays plain."""
+    metrics = [
+        dict(m, train_config=dict(m["train_config"], epochs=1000))
+        for m in grid_metrics()
+        if m["cells"] == 8
+    ]
+    summ = tables.write_tables(write_metrics(metrics, tmp_path / "m"), tmp_path / "t")
+    assert not tables.papers_protocol(summ)
+    md = (tmp_path / "t" / "summary.md").read_text()
+    assert "Not the paper's protocol (" in md
+    assert "epochs 1000 (the paper's 2000)" in md
+    assert "lstmfcn cells 8 (the paper's 8/64/128)" in md
+    page = (tmp_path / "t" / "summary.html").read_text()
+    assert 'class="num diff na">-6.00<' in page and "diff worse" not in page  # 0.94 vs 1
+    # The full grid at the paper's settings is a reproduction, and is coloured.
+    full = tables.write_tables(write_metrics(grid_metrics(), tmp_path / "f"), tmp_path / "u")
+    assert tables.papers_protocol(full)
+    assert "Protocol: the paper's" in (tmp_path / "u" / "summary.md").read_text()
+
+
+def test_flagged_runs_and_the_recalibrated_variant_in_the_table():
+    metrics = grid_metrics()
+    for m in metrics:
+        m["flags"], m["recalibrated"] = [], {"test_accuracy": m["test_accuracy"] + 0.01}
+    # GunPoint LSTM-FCN seed 0 selects cells 8 (acc 0.90): it collapsed in inference mode.
+    (collapsed,) = [
+        m
+        for m in metrics
+        if (m["dataset"], m["model"], m["cells"], m["seed"]) == ("GunPoint", "lstmfcn", 8, 0)
+    ]
+    collapsed["flags"] = ["inference_collapse"]
+    summ = tables.summary(tables.accuracy_long(metrics))
+    assert summ.loc["GunPoint", "lstmfcn_flagged"] == 1
+    assert summ.loc["ArrowHead", "lstmfcn_flagged"] == 0
+    assert summ.loc["GunPoint", "lstmfcn_unflagged_mean"] == pytest.approx((0.92 + 0.94) / 2)
+    assert summ.loc["GunPoint", "lstmfcn_recalibrated_mean"] == pytest.approx(0.93)
+    h = tables.headline(summ)["lstmfcn"]
+    assert h["flagged_runs"] == 1 and h["n_datasets_unflagged"] == 2
+    unflagged = [abs(0.93 - 1.0) * 100, abs(np.mean([0.80, 0.82, 0.84]) - 0.89714) * 100]
+    assert h["median_abs_diff_points_unflagged"] == pytest.approx(np.median(unflagged))
+    recal = [abs(0.93 - 1.0) * 100, abs(0.83 - 0.89714) * 100]
+    assert h["median_abs_diff_points_recalibrated"] == pytest.approx(np.median(recal))
+    text = tables.render_markdown(summ)
+    assert "1 selected run(s) flagged as failed" in text and "BN-recalibrated" in text
 
 
 def test_malformed_metrics_file_is_named(tmp_path):

@@ -3,6 +3,7 @@ rule evaluate:
     input:
         model=run_file("model"),
         info=run_file("info"),
+        history=run_file("history"),  # read beside the model: its first epoch's loss
         data=get_dataset_files,
     output:
         run_file("metrics"),

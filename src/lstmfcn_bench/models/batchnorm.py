@@ -63,3 +63,47 @@ class FusedBatchNormalization(layers.BatchNormalization):
             self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
         )
         return tf.squeeze(y, 1)
+
+
+def batchnorm_layers(model) -> list:
+    """The model's BatchNormalization layers, input side first."""
+    return [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+
+
+def _input_moments(model, layer, x, batch_size: int):
+    """Exact mean and (biased) variance over rows and timesteps of ``layer``'s input, in
+    inference mode, accumulated in float64 batch by batch (the inputs may not fit at once)."""
+    import numpy as np
+
+    probe = keras.Model(model.input, layer.input)
+    total = square = None
+    count = 0
+    for start in range(0, len(x), batch_size):
+        a = np.asarray(probe(x[start : start + batch_size], training=False), dtype=np.float64)
+        a = a.reshape(-1, a.shape[-1])
+        total = a.sum(0) if total is None else total + a.sum(0)
+        square = (a * a).sum(0) if square is None else square + (a * a).sum(0)
+        count += len(a)
+    mean = total / count
+    return mean, np.maximum(square / count - mean * mean, 0.0)
+
+
+def recalibrate(model, x, batch_size: int = 256) -> list[float]:
+    """Replace every BN layer's moving mean and variance by the exact statistics of its inputs
+    over ``x`` (the training split, in the model's input layout) at the current weights, layer
+    by layer from the input side (each layer's inputs depend on the ones before).
+
+    The moving averages (momentum 0.99) lag a feature whose variance shrinks late in training;
+    inference then normalises with a stale variance. Returns, per layer, the median over
+    channels of old moving variance / exact variance (1.0: the moving statistics were right).
+    Changes ``model`` in place; uses no test data."""
+    import numpy as np
+
+    ratios = []
+    for layer in batchnorm_layers(model):
+        mean, variance = _input_moments(model, layer, x, batch_size)
+        old = np.asarray(layer.moving_variance, dtype=np.float64)
+        ratios.append(float(np.median(old / np.maximum(variance, 1e-12))))
+        layer.moving_mean.assign(mean.astype("float32"))
+        layer.moving_variance.assign(variance.astype("float32"))
+    return ratios

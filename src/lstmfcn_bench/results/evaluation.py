@@ -1,4 +1,10 @@
-"""Evaluate a saved checkpoint on the test split and describe the run in one metrics JSON."""
+"""Evaluate a saved checkpoint on the test split and describe the run in one metrics JSON.
+
+Besides the paper's test accuracy, every evaluation checks the kept model on its own training
+split in inference mode and flags the two ways a run fails (:func:`collapse_flags`), and scores
+the BN-recalibrated variant (models/batchnorm.py ``recalibrate``: the BatchNorm statistics
+recomputed on the training split at the kept weights; no test data involved). The variant is
+reported under ``recalibrated``, never as the paper's number."""
 
 from __future__ import annotations
 
@@ -10,8 +16,20 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..errors import LstmfcnError
-from ..models.checkpoint import check_model_fits, load_checkpoint, predict_proba
+from ..models.batchnorm import recalibrate
+from ..models.checkpoint import (
+    check_model_fits,
+    load_checkpoint,
+    model_series_input,
+    predict_proba,
+)
 from ..runs import beside_model
+
+#: A kept training accuracy (training mode) within this of the majority class's share is chance.
+NEAR_CHANCE = 0.05
+#: Training-mode accuracy minus inference-mode accuracy on the same training split above this:
+#: the model fits, but its BatchNorm moving statistics do not describe what it computes.
+INFERENCE_GAP = 0.2
 
 
 def _trained_on(info: dict, info_path: Path, dataset, allow_other_data: bool) -> dict | None:
@@ -73,6 +91,20 @@ def evaluate(
         for k, cls in enumerate(dataset.classes)
     }
     config = train_info.get("config", {})
+    inference_train = _accuracy(model, dataset.X_train, dataset.y_train)
+    flags = collapse_flags(
+        train_info.get("train_accuracy"),
+        inference_train,
+        _first_loss(beside_model(model_path, "history")),
+        train_info.get("train_loss"),
+        np.bincount(dataset.y_train).max() / len(dataset.y_train),
+    )
+    variance_ratios = recalibrate(model, model_series_input(model, dataset.X_train))
+    recalibrated = {
+        "test_accuracy": _accuracy(model, dataset.X_test, y),
+        "train_accuracy_inference": _accuracy(model, dataset.X_train, dataset.y_train),
+        "moving_variance_ratio": variance_ratios,  # per BN layer: old / exact, median
+    }
     return {
         "dataset": dataset.name,
         "model": config.get("model"),
@@ -85,6 +117,9 @@ def evaluate(
         "classes": dataset.classes,
         "train_loss": train_info.get("train_loss"),
         "train_accuracy": train_info.get("train_accuracy"),
+        "train_accuracy_inference": inference_train,
+        "flags": flags,
+        "recalibrated": recalibrated,
         "best_epoch": train_info.get("best_epoch"),
         "epochs_run": train_info.get("epochs_run"),
         "train_seconds": train_info.get("seconds"),
@@ -98,6 +133,43 @@ def evaluate(
         "trained_on": trained_on,  # null: trained on this dataset, as checked
         "train_config": config,
     }
+
+
+def _accuracy(model, X, y) -> float:
+    return float((predict_proba(model, X).argmax(axis=1) == y).mean())
+
+
+def _first_loss(history_path: Path) -> float | None:
+    """The first epoch's training loss from a run's history CSV, if it is there."""
+    import csv
+
+    try:
+        with open(history_path, newline="") as f:
+            first = next(csv.DictReader(f), None)
+        return float(first["loss"]) if first else None
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def collapse_flags(
+    train_accuracy, inference_train_accuracy, first_loss, kept_loss, majority_share
+) -> list[str]:
+    """How a run failed, if it did:
+
+    - ``never_learned``: the kept (training-mode) accuracy is within :data:`NEAR_CHANCE` of
+      always answering the majority class, or the loss never went below its first epoch's;
+    - ``inference_collapse``: it fits its training split in training mode but scores
+      :data:`INFERENCE_GAP` lower on the same split in inference mode (BatchNorm's moving
+      statistics, not the weights, fail; the recalibrated variant shows what the weights do).
+    """
+    flags = []
+    chance = train_accuracy is not None and train_accuracy <= majority_share + NEAR_CHANCE
+    stuck = first_loss is not None and kept_loss is not None and kept_loss >= first_loss
+    if chance or stuck:
+        flags.append("never_learned")
+    elif train_accuracy is not None and train_accuracy - inference_train_accuracy > INFERENCE_GAP:
+        flags.append("inference_collapse")
+    return flags
 
 
 def write_metrics(metrics: dict, out: Path) -> None:

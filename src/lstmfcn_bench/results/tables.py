@@ -27,6 +27,7 @@ from ..atomic import atomic_write_text
 from ..data.registry import canonical_name
 from ..errors import LstmfcnError, UnknownDatasetError
 from ..runs import DISPLAY, MODELS, PUBLISHED_AS
+from ..training.config import PAPER_CELLS, protocol_differences
 from .published import published_methods, published_table
 
 #: Keys every metrics file must have (values may be null only for the descriptive ones).
@@ -44,8 +45,15 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "backend",
     "device",
 )
-#: Columns of accuracy.csv: the same, test accuracy called ``accuracy``.
-LONG_COLUMNS: list[str] = ["accuracy" if k == "test_accuracy" else k for k in REQUIRED_KEYS]
+#: Columns of accuracy.csv: the same, test accuracy called ``accuracy``, then what evaluation
+#: adds when it has it: inference-mode accuracy on the training split, the failure flags
+#: ("never_learned", "inference_collapse", joined by "+"; "" for none), the BN-recalibrated
+#: variant's test accuracy, and how the run's protocol departs from the paper's ("" if not).
+EXTRA_COLUMNS: list[str] = ["train_accuracy_inference", "flags", "recalibrated_accuracy", "protocol"]
+LONG_COLUMNS: list[str] = [
+    *("accuracy" if k == "test_accuracy" else k for k in REQUIRED_KEYS),
+    *EXTRA_COLUMNS,
+]
 RUN_KEY = ["dataset", "model", "cells", "seed"]
 
 #: |selected − published| at or below this (accuracy units) counts as "reproduced".
@@ -96,6 +104,14 @@ def _check(metric: object, source: str) -> dict:
     row["train_loss"] = float(row["train_loss"])
     row["cells"] = int(row["cells"])
     row["seed"] = int(row["seed"])
+    flags = metric.get("flags")
+    config = metric.get("train_config")
+    row.update(
+        train_accuracy_inference=metric.get("train_accuracy_inference"),
+        flags="+".join(flags) if flags else "",
+        recalibrated_accuracy=(metric.get("recalibrated") or {}).get("test_accuracy"),
+        protocol="; ".join(protocol_differences(config)) if config else "not recorded",
+    )
     return row
 
 
@@ -137,7 +153,8 @@ def accuracy_long(metrics: Sequence[dict], sources: Sequence[str] | None = None)
         seen[key] = src
         rows.append(row)
     df = pd.DataFrame(rows, columns=LONG_COLUMNS)
-    for col in ("accuracy", "train_loss", "train_accuracy", "train_seconds"):
+    numeric = ("accuracy", "train_loss", "train_accuracy", "train_seconds")
+    for col in (*numeric, "train_accuracy_inference", "recalibrated_accuracy"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     for col in ("best_epoch", "epochs_run"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
@@ -205,11 +222,40 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
         out[f"{model}_selected_cells"] = cells_str.astype(object).reindex(out.index)
         published = pub[PUBLISHED_AS[model]].reindex(out.index)
         out[f"{model}_diff"] = out[f"{model}_selected_mean"] - published
+        flagged = selected[(selected["model"] == model) & (selected["flags"] != "")]
+        out[f"{model}_flagged"] = (
+            flagged.groupby("dataset").size().reindex(out.index).fillna(0).astype("int64")
+        )
+        unflagged = selected[(selected["model"] == model) & (selected["flags"] == "")]
+        out[f"{model}_unflagged_mean"] = unflagged.groupby("dataset")["accuracy"].mean()
+        out[f"{model}_unflagged_diff"] = out[f"{model}_unflagged_mean"] - published
+        out[f"{model}_recalibrated_mean"] = sel["recalibrated_accuracy"].mean()
+        out[f"{model}_recalibrated_diff"] = out[f"{model}_recalibrated_mean"] - published
     out["n_seeds"] = long.groupby("dataset")["seed"].nunique().reindex(out.index).astype("int64")
+    out["protocol"] = pd.Series(
+        {d: _dataset_protocol(g) for d, g in long.groupby("dataset")}, dtype=object
+    ).reindex(out.index)
     out["name_2015"] = pub["name_2015"].reindex(out.index).astype(object)
     for col in published_methods():
         out[col] = pub[col].reindex(out.index).astype("float64")
     return out
+
+
+def _dataset_protocol(runs: pd.DataFrame) -> str:
+    """``""`` when every run of a dataset follows the paper's protocol and each model trained
+    every cells count of the paper; else how they depart from it."""
+    parts = sorted({p for text in runs["protocol"] for p in text.split("; ") if p})
+    for model, g in runs.groupby("model"):
+        cells = sorted(set(g["cells"]))
+        if not set(PAPER_CELLS) <= set(cells):
+            trained = "/".join(map(str, cells))
+            parts.append(f"{model} cells {trained} (the paper's {'/'.join(map(str, PAPER_CELLS))})")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def papers_protocol(summ: pd.DataFrame) -> bool:
+    """Whether every dataset of the table ran the paper's protocol (so Δ is a reproduction)."""
+    return "protocol" not in summ.columns or bool((summ["protocol"].fillna("") == "").all())
 
 
 def read_summary(path: Path) -> pd.DataFrame:
@@ -218,7 +264,14 @@ def read_summary(path: Path) -> pd.DataFrame:
     for col in df.columns:
         if col.endswith("_selected_cells") or col == "name_2015":
             df[col] = df[col].astype(object).where(df[col].notna(), None)
+        elif col == "protocol":
+            df[col] = df[col].astype(object).where(df[col].notna(), "")
     return df
+
+
+def _median_abs_points(diff: pd.Series) -> float:
+    d = diff.dropna()
+    return float(np.median(np.abs(d)) * 100) if len(d) else float("nan")
 
 
 def headline(summ: pd.DataFrame) -> dict[str, dict]:
@@ -227,7 +280,10 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
     ``median_abs_diff_points`` and ``mean_diff_points``: selected − published in accuracy
     points (×100); ``n_datasets``; ``within_1_5_points``: how many datasets lie within 1.5
     points of the published value; ``mean_selected``/``mean_published``: mean accuracies over
-    those datasets (the paper's 85-dataset means are 0.8427 / 0.8280).
+    those datasets (the paper's 85-dataset means are 0.8427 / 0.8280). Where evaluation
+    recorded them: ``flagged_runs`` (selected runs flagged as failed), the median |Δ| without
+    them (``…_unflagged``, over ``n_datasets_unflagged``) and of the BN-recalibrated variant
+    (``…_recalibrated``).
     """
     out = {}
     for model in MODELS:
@@ -238,7 +294,7 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
         n = int(len(d))
         out[model] = {
             "n_datasets": n,
-            "median_abs_diff_points": float(np.median(np.abs(d)) * 100) if n else float("nan"),
+            "median_abs_diff_points": _median_abs_points(d),
             "mean_diff_points": float(d.mean() * 100) if n else float("nan"),
             "within_1_5_points": int((d.abs() <= WITHIN + 1e-12).sum()),
             "mean_selected": float(summ.loc[d.index, f"{model}_selected_mean"].mean())
@@ -248,6 +304,16 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
             if n
             else float("nan"),
         }
+        if f"{model}_flagged" in summ.columns:
+            unflagged = summ[f"{model}_unflagged_diff"]
+            out[model].update(
+                flagged_runs=int(summ[f"{model}_flagged"].sum()),
+                median_abs_diff_points_unflagged=_median_abs_points(unflagged),
+                n_datasets_unflagged=int(unflagged.notna().sum()),
+                median_abs_diff_points_recalibrated=_median_abs_points(
+                    summ[f"{model}_recalibrated_diff"]
+                ),
+            )
     return out
 
 
@@ -261,19 +327,45 @@ SELECTION_RULE = (
 )
 
 
+def protocol_text(summ: pd.DataFrame) -> str:
+    """Which protocol the table shows, in one sentence."""
+    if papers_protocol(summ):
+        return (
+            "Protocol: the paper's (2000 epochs, cells 8/64/128 chosen by training loss, "
+            "batch 128, Adam with the plateau schedule on the training loss)."
+        )
+    parts = sorted({p for text in summ["protocol"] for p in str(text).split("; ") if p})
+    return (
+        f"Not the paper's protocol ({'; '.join(parts)}): Δ compares another protocol with the "
+        "published numbers, so it is not coloured as a reproduction."
+    )
+
+
 def _headline_text(summ: pd.DataFrame) -> str:
     parts = []
     for model, h in headline(summ).items():
         if h["n_datasets"] == 0:
             parts.append(f"{DISPLAY[model]}: no dataset of the paper")
             continue
-        parts.append(
+        text = (
             f"{DISPLAY[model]}: median |Δ| {h['median_abs_diff_points']:.2f} points, "
             f"mean Δ {h['mean_diff_points']:+.2f} points, "
             f"{h['within_1_5_points']}/{h['n_datasets']} datasets within 1.5 points "
             f"(mean accuracy {h['mean_selected']:.4f} vs published {h['mean_published']:.4f})"
         )
-    return "; ".join(parts) + "."
+        if h.get("flagged_runs"):
+            text += (
+                f"; {h['flagged_runs']} selected run(s) flagged as failed, without them median "
+                f"|Δ| {h['median_abs_diff_points_unflagged']:.2f} points over "
+                f"{h['n_datasets_unflagged']} datasets"
+            )
+        if not math.isnan(h.get("median_abs_diff_points_recalibrated", math.nan)):
+            text += (
+                f"; BN-recalibrated variant median |Δ| "
+                f"{h['median_abs_diff_points_recalibrated']:.2f} points"
+            )
+        parts.append(text)
+    return protocol_text(summ) + " " + "; ".join(parts) + "."
 
 
 def _fmt_acc(v: object) -> str:
@@ -321,6 +413,8 @@ def _display_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, s
         name = DISPLAY[m]
         header += [f"{name} c{c}" for c in _cells_of(summ, m)]
         header += [f"{name} selected", f"{name} cells", f"{name} published", f"{name} Δ"]
+        header += [f"{name} flagged", f"{name} BN-recalibrated"]
+    coloured = papers_protocol(summ)
     baselines = [c for c in published_methods() if c not in set(PUBLISHED_AS.values())]
     header += ["seeds"] + baselines
     rows = []
@@ -336,7 +430,10 @@ def _display_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, s
             cells.append((str(sc) if isinstance(sc, str) else "—", "cells"))
             cells.append((_fmt_acc(r.get(PUBLISHED_AS[m])), "num"))
             d = r[f"{m}_diff"]
-            cells.append((_fmt_diff(d), f"num diff {_diff_class(d)}"))
+            cells.append((_fmt_diff(d), f"num diff {_diff_class(d) if coloured else 'na'}"))
+            flagged = r.get(f"{m}_flagged")
+            cells.append((f"{int(flagged)}" if flagged else "—", "num"))
+            cells.append((_fmt_acc(r.get(f"{m}_recalibrated_mean")), "num"))
         cells.append((str(int(r["n_seeds"])), "num"))
         cells += [(_fmt_acc(r.get(b)), "num") for b in baselines]
         rows.append(cells)

@@ -16,6 +16,22 @@ from ..runs import MODELS
 ENGINES = settings.choices("engine")
 
 
+#: The cells the paper trains for every dataset and model; its table selects among them.
+PAPER_CELLS = (8, 64, 128)
+#: The fields of :class:`TrainConfig` that make up the paper's protocol (its defaults are the
+#: paper's values); seed, cells, checkpoints and precision are not protocol.
+PROTOCOL_FIELDS = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "plateau_patience",
+    "plateau_factor",
+    "plateau_min_lr",
+    "plateau_min_delta",
+    "shuffle",
+)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str = "lstmfcn"
@@ -61,3 +77,22 @@ class TrainConfig:
             d.pop("tf32")  # fp32 runs keep the identity they had before the option existed
         d["data"] = data_sha256
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def protocol_differences(config: dict) -> list[str]:
+    """How a run's recorded config (``_train.json``'s ``config``) departs from the paper's
+    protocol, one ``"field value (the paper's value)"`` per field; empty when it does not."""
+    paper = TrainConfig()
+    out = []
+    for field in PROTOCOL_FIELDS:
+        value, expected = config.get(field), getattr(paper, field)
+        same = (
+            math.isclose(value, expected, rel_tol=1e-9)
+            if isinstance(expected, float) and isinstance(value, (int, float))
+            else value == expected
+        )
+        if not same:
+            out.append(f"{field} {value!r} (the paper's {expected!r})")
+    if config.get("cells") not in PAPER_CELLS:
+        out.append(f"cells {config.get('cells')!r} (the paper's {'/'.join(map(str, PAPER_CELLS))})")
+    return out
