@@ -32,14 +32,13 @@ def table_cost(
     """Hours of the paper's table (the ucr85 preset: 2 models x cells 8/64/128 x `seeds`) from
     measured seconds per run-epoch, modelled as a*steps + b*FLOPs per epoch (least squares
     over the measured sizes; steps = batches of 128, FLOPs of the conv branch)."""
-    import math
-
     import numpy as np
 
+    from lstmfcn_bench import cost
     from lstmfcn_bench.data import registry
 
     def features(n, T):
-        return [math.ceil(n / cpu.BATCH), cpu.train_flops_per_epoch(n, T)]
+        return [cost.steps_per_epoch(n, cpu.BATCH), cost.flops_per_epoch(n, T)]
 
     A = np.array([features(r["n"], r["T"]) for r in rows], dtype=float)
     t = np.array([r[key] for r in rows])

@@ -12,16 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import settings
+from . import cost, settings
 from .data import registry
 from .errors import ConfigError
 from .runs import Run
+from .training.config import PAPER_CELLS, TrainConfig
 
 #: Per-preset defaults. `demo` fits ~10 minutes on 2 CPU cores; the others are the paper's.
 PRESET_DEFAULTS: dict[str, dict] = {
     "demo": {"epochs": 1000, "cells": [8], "seeds": [0]},
-    "ucr85": {"epochs": 2000, "cells": [8, 64, 128], "seeds": [0]},
-    "ucr128": {"epochs": 2000, "cells": [8, 64, 128], "seeds": [0]},
+    "ucr85": {"epochs": TrainConfig.epochs, "cells": list(PAPER_CELLS), "seeds": [0]},
+    "ucr128": {"epochs": TrainConfig.epochs, "cells": list(PAPER_CELLS), "seeds": [0]},
 }
 
 #: Training settings that may differ per dataset (config `overrides: {Name: {...}}`).
@@ -60,6 +61,8 @@ def _from_strings(value, rule: dict, schema: dict):
             return int(text)
         if "boolean" in types and text.lower() in ("true", "false"):
             return text.lower() == "true"
+        if "number" in types and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):
+            return float(text)
         return value
     if isinstance(value, list) and "items" in rule:
         return [_from_strings(v, rule["items"], schema) for v in value]
@@ -115,7 +118,8 @@ def _datasets(names, where: str) -> list[str]:
 
 def make_plan(config: dict) -> Plan:
     """Resolve presets and overrides into datasets × models × cells × seeds, or raise
-    ConfigError naming the offending key."""
+    ConfigError naming the offending key. With `budget_hours`, only the cheapest datasets
+    whose estimated hours (:mod:`lstmfcn_bench.cost`, default figures) fit, cheapest first."""
     config = checked_config(config)
     preset = PRESET_DEFAULTS[config["preset"]]
 
@@ -132,6 +136,18 @@ def make_plan(config: dict) -> Plan:
         (canon,) = _datasets([name], "overrides")
         overrides[canon] = values
     train = {d: {**base, **overrides.get(d, {})} for d in datasets}
+    if config["budget_hours"] is not None:  # the cheapest that fit, cheapest first
+        datasets = [
+            e.name
+            for e in cost.within_budget(
+                datasets,
+                config["budget_hours"],
+                epochs={d: t["epochs"] for d, t in train.items()},
+                batch={d: t["batch_size"] for d, t in train.items()},
+                runs=len(models) * len(cells) * len(seeds),
+            )
+        ]
+        train = {d: train[d] for d in datasets}
 
     runs = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
     return Plan(

@@ -1,0 +1,210 @@
+"""The cost model (lstmfcn_bench.cost): the protocol's FLOPs and steps, datasets ranked by
+estimated hours, the cheapest prefix within a budget, the workflow's `budget_hours`, the
+`lstmfcn plan` table and a real (short) calibration."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import pytest
+
+from lstmfcn_bench import cost
+from lstmfcn_bench.cli import main
+from lstmfcn_bench.data import registry
+from lstmfcn_bench.errors import ConfigError
+from lstmfcn_bench.plan import checked_config, make_plan
+
+UCR85_RUNS = 2 * 3 * 1  # models x cells x seeds of the ucr85 preset
+
+
+def test_flops_and_steps_of_known_sizes():
+    assert cost.CONV_MACS_PER_STEP == 263168
+    # ItalyPowerDemand: 67 series of 24 values
+    assert cost.flops_per_epoch(67, 24) == 6 * 67 * 24 * 263168 == pytest.approx(2.539e9, rel=1e-3)
+    # the CPU baseline's n=1000, T=500: 789.5 GFLOP per epoch
+    assert cost.flops_per_epoch(1000, 500) == pytest.approx(789.504e9)
+    assert [cost.steps_per_epoch(n) for n in (1, 67, 128, 129, 1000, 8926)] == [1, 1, 1, 2, 8, 70]
+    assert cost.steps_per_epoch(300, batch=100) == 3 and cost.steps_per_epoch(301, 100) == 4
+
+
+def test_variable_length_datasets_cost_at_their_longest_series():
+    variable = [n for n, i in registry.registry().items() if i.variable_length]
+    assert len(variable) == 11 and set(variable) == set(cost.MAX_LENGTH)
+    assert cost.size("PLAID") == (537, 1344)
+    assert cost.size("Gun_Point") == (50, 150)  # the paper's name works too
+    e = cost.estimate("GesturePebbleZ1", epochs=10, runs=1)
+    assert e.variable_length and e.length == 455
+    assert e.pflop == pytest.approx(cost.flops_per_epoch(132, 455) * 10 / 1e15)
+
+
+def test_fit_recovers_known_constants_and_keeps_them_non_negative():
+    a, b = 0.004, 0.006  # seconds per step, seconds per GFLOP
+    points = [
+        (n, T, a * cost.steps_per_epoch(n) + b * cost.flops_per_epoch(n, T) / 1e9)
+        for n, T in ((67, 24), (1024, 8), (300, 300), (1000, 500))
+    ]
+    model = cost.fit(points, "synthetic")
+    assert model.seconds_per_step == pytest.approx(a, rel=1e-6)
+    assert model.seconds_per_gflop == pytest.approx(b, rel=1e-6)
+    # times that fall with the steps would need a negative per-step cost: clipped to 0
+    clipped = cost.fit([(128, 100, 1.0), (1024, 100, 1.0)], "odd")
+    assert clipped.seconds_per_step >= 0 and clipped.seconds_per_gflop >= 0
+    with pytest.raises(ValueError, match="> 0"):
+        cost.fit([(10, 10, 0.0)], "bad")
+
+
+def test_default_model_is_the_fit_of_its_measured_points():
+    model = cost.fit(cost.DEFAULT_POINTS, "again")
+    assert model.seconds_per_step == cost.DEFAULT.seconds_per_step > 0
+    assert model.seconds_per_gflop == cost.DEFAULT.seconds_per_gflop > 0
+    assert "2-core AMD EPYC" in cost.DEFAULT.source
+    # ItalyPowerDemand's measured 2000-epoch run (70 s at two jobs at once): within 20 %
+    assert cost.DEFAULT.hours("ItalyPowerDemand", 2000, runs=2) * 3600 == pytest.approx(70, rel=0.2)
+
+
+def test_datasets_are_ordered_by_estimated_cost_not_by_one_size():
+    names = ["HandOutlines", "ElectricDevices", "ItalyPowerDemand", "GunPoint"]
+    ranked = cost.ordered(names, epochs=2000, runs=6)
+    hours = [e.hours for e in ranked]
+    assert hours == sorted(hours)
+    assert [e.name for e in ranked][:2] == ["ItalyPowerDemand", "GunPoint"]
+    for e in ranked:
+        assert e.hours == pytest.approx(cost.DEFAULT.hours(e.name, 2000, 6))
+    # a machine where only steps cost: ElectricDevices' 70 steps are dearer than HandOutlines' 8;
+    # where only FLOPs cost, HandOutlines' 1000 x 2709 values are dearer than 8926 x 96
+    per_step = cost.ordered(names, model=cost.CostModel(1.0, 0.0, "steps"))
+    per_flop = cost.ordered(names, model=cost.CostModel(0.0, 1.0, "flops"))
+    assert per_step[-1].name == "ElectricDevices" and per_flop[-1].name == "HandOutlines"
+    # per-dataset settings (the plan's overrides) count
+    longer = cost.ordered(
+        ["ItalyPowerDemand", "GunPoint"], epochs={"ItalyPowerDemand": 20000, "GunPoint": 2000}
+    )
+    assert [e.name for e in longer] == ["GunPoint", "ItalyPowerDemand"]
+
+
+def _cumulative_ucr85():
+    ranked = cost.ordered(registry.preset("ucr85"), epochs=2000, runs=UCR85_RUNS)
+    return ranked, list(itertools.accumulate(e.hours for e in ranked))
+
+
+def test_a_budget_keeps_exactly_the_cheapest_that_fit():
+    ranked, cum = _cumulative_ucr85()
+    k = 12
+    budget = (cum[k - 1] + cum[k]) / 2  # between the 12th and the 13th dataset's total
+    kept = cost.within_budget(registry.preset("ucr85"), budget, epochs=2000, runs=UCR85_RUNS)
+    assert [e.name for e in kept] == [e.name for e in ranked[:k]]
+    assert sum(e.hours for e in kept) <= budget < sum(e.hours for e in ranked[: k + 1])
+    everything = cost.within_budget(registry.preset("ucr85"), cum[-1] * 1.01, runs=UCR85_RUNS)
+    assert len(everything) == 85
+    with pytest.raises(ConfigError, match="budget_hours 0.001 fits no dataset: the cheapest, "):
+        cost.within_budget(registry.preset("ucr85"), 0.001, runs=UCR85_RUNS)
+
+
+def test_the_workflow_plan_under_a_budget():
+    ranked, cum = _cumulative_ucr85()
+    k = 20
+    budget = (cum[k - 1] + cum[k]) / 2
+    plan = make_plan({"preset": "ucr85", "budget_hours": budget})
+    assert plan.datasets == [e.name for e in ranked[:k]]  # and in cost order
+    assert len(plan.runs) == k * UCR85_RUNS and set(plan.train) == set(plan.datasets)
+    assert {r.dataset for r in plan.runs} == set(plan.datasets)
+    # `--config budget_hours=...` hands a string over; no budget: the whole preset, its order
+    assert make_plan({"preset": "ucr85", "budget_hours": f"{budget}"}).datasets == plan.datasets
+    assert checked_config({"budget_hours": "2"})["budget_hours"] == 2.0
+    assert make_plan({"preset": "ucr85"}).datasets == registry.preset("ucr85")
+    # a listed set of datasets, with a per-dataset override that makes the cheapest dear
+    listed = make_plan(
+        {
+            "datasets": ["GunPoint", "ItalyPowerDemand", "ArrowHead"],
+            "budget_hours": 0.2,
+            "epochs": 2000,
+            "cells": [8],
+            "overrides": {"ItalyPowerDemand": {"epochs": 100000}},
+        }
+    )
+    assert listed.datasets == ["GunPoint", "ArrowHead"]
+    with pytest.raises(ConfigError, match="budget_hours 0.01 fits no dataset"):
+        make_plan({"preset": "ucr85", "budget_hours": 0.01})
+    for bad in (0, -1, "many"):
+        with pytest.raises(ConfigError, match="config key 'budget_hours'"):
+            make_plan({"preset": "ucr85", "budget_hours": bad})
+    with pytest.raises(ConfigError, match="budget_hours must be > 0, got nan"):
+        make_plan({"preset": "ucr85", "budget_hours": float("nan")})
+
+
+def _rows(out: str) -> dict[str, str]:
+    """Dataset name -> its line in the plan table."""
+    rows = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*(\d+)\s+(\S+)\s+\d+", line)
+        if m:
+            rows[m.group(2)] = line
+    return rows
+
+
+def test_plan_command_lists_the_demo_cheapest_first(capsys):
+    assert main(["plan", "--preset", "demo"]) == 0
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    assert list(rows) == ["ItalyPowerDemand", "GunPoint", "ArrowHead"]
+    ranks = [int(line.split()[0]) for line in rows.values()]
+    assert ranks == [1, 2, 3]
+    ipd = rows["ItalyPowerDemand"].split()
+    # rank, name, n_train, T, steps, PFLOP, hours, cumulative: demo = 2 models x 1 x 1000 epochs
+    assert ipd[2:5] == ["67", "24", "1"]
+    assert float(ipd[5]) == pytest.approx(cost.flops_per_epoch(67, 24) * 1000 * 2 / 1e15, abs=1e-3)
+    hours = [float(line.split()[6]) for line in rows.values()]
+    cum = [float(line.split()[7]) for line in rows.values()]
+    assert cum == pytest.approx(list(itertools.accumulate(hours)), abs=2e-3)
+    assert "total: 3 datasets, 6 runs" in out
+    assert "cost model: " in out and "2-core AMD EPYC" in out
+
+
+def test_plan_command_marks_what_a_local_folder_lacks(tmp_path, capsys):
+    for name, splits in (("GunPoint", ("TRAIN", "TEST")), ("ArrowHead", ("TRAIN",))):
+        (tmp_path / name).mkdir()
+        for split in splits:
+            (tmp_path / name / f"{name}_{split}.tsv").write_text("1\t0.5\t0.25\n")
+    code = main(["plan", "--preset", "demo", "--source", str(tmp_path), "--budget-hours", "100"])
+    assert code == 0
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    assert rows["GunPoint"].endswith("fits")
+    assert rows["ItalyPowerDemand"].endswith("not available")
+    assert rows["ArrowHead"].endswith("not available")  # a TRAIN split without its TEST
+    gunpoint_hours = float(rows["GunPoint"].split()[6])
+    assert float(rows["GunPoint"].split()[7]) == pytest.approx(gunpoint_hours)  # alone counts
+    assert "available: 1 of 3 datasets" in out
+    assert "budget 100 h: the 1 cheapest available datasets fit" in out
+    assert cost.available(["GunPoint", "Gun_Point", "ArrowHead"], tmp_path) == {
+        "GunPoint": True,
+        "Gun_Point": True,
+        "ArrowHead": False,
+    }
+
+
+def test_plan_command_with_a_budget_and_bad_options(tmp_path, capsys):
+    assert main(["plan", "--preset", "demo", "--epochs", "2000", "--budget-hours", "0.0001"]) == 0
+    out = capsys.readouterr().out
+    assert "fits no dataset" in out and "fits\n" not in out
+    assert all(line.endswith("over budget") for line in _rows(out).values())
+    assert main(["plan", "--preset", "demo", "--budget-hours", "0"]) == 2
+    assert "--budget-hours must be > 0" in capsys.readouterr().err
+    assert main(["plan", "--source", str(tmp_path / "nowhere")]) == 2
+    assert "not a local folder" in capsys.readouterr().err
+    assert main(["plan", "--seeds", "0"]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert main(["plan", "--preset", "demo", "--seeds", "3", "--datasets", "Coffee"]) == 0
+    out = capsys.readouterr().out
+    assert list(_rows(out)) == ["Coffee"] and "total: 1 datasets, 6 runs" in out
+
+
+def test_calibrate_measures_real_training_quickly():
+    # one step of little arithmetic, eight steps of the same, one step of much more
+    model = cost.calibrate(sizes=((128, 8), (1024, 8), (128, 256)), epochs=3)
+    assert model.seconds_per_step > 0 and model.seconds_per_gflop > 0
+    assert math.isfinite(model.seconds_per_step) and math.isfinite(model.seconds_per_gflop)
+    assert model.source.startswith("calibrated now on ")
+    assert model.seconds_per_step < 1 and 1 / model.seconds_per_gflop < 1e5  # sane: < 100 TFLOP/s
