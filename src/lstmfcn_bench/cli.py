@@ -32,6 +32,44 @@ def cmd_datasets(args: argparse.Namespace) -> None:
     print(f"{len(names)} datasets (preset {args.preset})")
 
 
+def cmd_plan(args: argparse.Namespace) -> None:
+    from . import cost
+    from .plan import make_plan
+
+    config = {"preset": args.preset, "datasets": args.datasets, "epochs": args.epochs}
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+        config["seeds"] = list(range(args.seeds))
+    if args.budget_hours is not None and not (
+        math.isfinite(args.budget_hours) and args.budget_hours > 0
+    ):
+        raise ConfigError(f"--budget-hours must be > 0, got {args.budget_hours}")
+    plan = make_plan(config)
+    present = cost.available(plan.datasets, args.source) if args.source is not None else None
+    model = cost.DEFAULT
+    if args.calibrate:
+        print(
+            f"calibrating: a few epochs of real training at {len(cost.CALIBRATION_SIZES)} "
+            "sizes here ...",
+            flush=True,
+        )
+        model = cost.calibrate(log=lambda m: print(m, flush=True))
+    estimates = cost.ordered(
+        plan.datasets,
+        epochs={d: t["epochs"] for d, t in plan.train.items()},
+        batch={d: t["batch_size"] for d, t in plan.train.items()},
+        runs=len(plan.models) * len(plan.cells) * len(plan.seeds),
+        model=model,
+    )
+    print(
+        f"preset {args.preset}: {len(plan.models)} models x cells "
+        f"{'/'.join(map(str, plan.cells))} x {len(plan.seeds)} seed(s) per dataset, cheapest first"
+    )
+    for line in cost.table(estimates, model, budget_hours=args.budget_hours, present=present):
+        print(line)
+
+
 def cmd_fetch(args: argparse.Namespace) -> None:
     from .data.dataset import load, prepare
 
@@ -149,14 +187,40 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
+    from . import reproduction
     from .aggregate import aggregate
     from .results.tables import headline
 
-    check_writable(args.out, "--out", folder=True)
-    summary = aggregate(args.metrics, args.out, args.benchmarks)
+    folder = args.metrics[0] if len(args.metrics) == 1 and args.metrics[0].is_dir() else None
+    if folder is None and args.readme:
+        raise ConfigError("--readme needs a reproduction folder (lstmfcn aggregate DIR/)")
+    out = args.out or (reproduction.table_dir(folder) if folder else Path("results/tables"))
+    check_writable(out, "--out", folder=True)
+    if folder:  # a reproduction folder: its records -> its table (and the README block)
+        summary = reproduction.build_table(folder, out)
+    else:
+        summary = aggregate(args.metrics, out, args.benchmarks)
     for model, h in headline(summary).items():
         print(f"{model}: {h}")
-    print(f"tables -> {args.out}/summary.csv, {args.out}/summary.html, {args.out}/stats.csv")
+    print(f"tables -> {out}/summary.csv, {out}/summary.html, {out}/stats.csv")
+    if args.readme:
+        changed = reproduction.write_readme_block(args.readme, reproduction.status_block(folder))
+        print(f"{args.readme}: status block {'rewritten' if changed else 'already current'}")
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    from . import reproduction
+
+    check_writable(args.to, "--to", folder=True)
+    outcome = reproduction.publish(args.results, args.to, args.replace, args.any_protocol)
+    for what in ("added", "replaced", "unchanged", "waiting"):
+        print(
+            f"{what}: {len(outcome[what])}"
+            + (f" ({', '.join(outcome[what])})" if outcome[what] else "")
+        )
+    for name in outcome["dirty"]:
+        print(f"marked: {name} was trained from a tree with uncommitted changes or no commit")
+    print(f"records -> {args.to}/runs; rebuild the table: lstmfcn aggregate {args.to}/")
 
 
 def _saved(kind: str, paths) -> None:
@@ -283,6 +347,39 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--preset", default="ucr128", choices=PRESETS)
     d.set_defaults(func=cmd_datasets)
 
+    n = sub.add_parser(
+        "plan", help="the protocol's cost per dataset, cheapest first, and what fits a budget"
+    )
+    n.add_argument("--preset", default="ucr85", choices=PRESETS)
+    n.add_argument(
+        "--datasets", nargs="+", default=None, metavar="NAME", help="instead of the preset's"
+    )
+    n.add_argument(
+        "--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default: the preset's)"
+    )
+    n.add_argument("--epochs", type=int, default=None, help="default: the preset's")
+    n.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="measure this machine first (seconds of real training) instead of the default "
+        "figures of a 2-core CPU",
+    )
+    n.add_argument(
+        "--budget-hours",
+        type=float,
+        default=None,
+        metavar="H",
+        help="mark the cheapest datasets that fit H hours (as the config's budget_hours plans)",
+    )
+    n.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a local folder source: datasets it lacks are 'not available', out of the budget",
+    )
+    n.set_defaults(func=cmd_plan)
+
     f = sub.add_parser("fetch", help="download, verify and prepare datasets")
     f.add_argument("names", nargs="+", metavar="NAME", help="2018 or 2015 UCR names")
     f.add_argument(
@@ -397,9 +494,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     e.set_defaults(func=cmd_evaluate)
 
-    a = sub.add_parser("aggregate", help="results table and statistics from metrics JSONs")
-    a.add_argument("metrics", nargs="+", type=Path, metavar="METRICS.json")
-    a.add_argument("--out", type=Path, default=Path("results/tables"))
+    a = sub.add_parser(
+        "aggregate",
+        help="results table and statistics from metrics JSONs, or from a reproduction folder",
+    )
+    a.add_argument(
+        "metrics",
+        nargs="+",
+        type=Path,
+        metavar="METRICS.json | DIR",
+        help="metrics files, or one reproduction folder (its runs/ records -> its table/)",
+    )
+    a.add_argument("--out", type=Path, default=None, help="default results/tables, or DIR/table")
+    a.add_argument(
+        "--readme",
+        type=Path,
+        default=None,
+        help="with DIR: rewrite this README's generated reproduction-status block",
+    )
     a.add_argument(
         "--benchmarks",
         type=Path,
@@ -409,6 +521,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the training jobs' Snakemake benchmark files (adds memory to timing.csv)",
     )
     a.set_defaults(func=cmd_aggregate)
+
+    u = sub.add_parser(
+        "publish", help="copy finished runs' records into the committed reproduction folder"
+    )
+    u.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a workflow results tree")
+    u.add_argument("--to", type=Path, default=Path("reproduction"), help="default reproduction")
+    u.add_argument(
+        "--replace", action="store_true", help="a rerun replaces a published record of its run"
+    )
+    u.add_argument(
+        "--any-protocol",
+        action="store_true",
+        help="publish runs whose protocol is not the paper's (the table then says so)",
+    )
+    u.set_defaults(func=cmd_publish)
 
     _add_figure_parsers(sub)
 

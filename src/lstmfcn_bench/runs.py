@@ -57,6 +57,9 @@ RUN_FILES: dict[str, str] = {
     "curves": "figures/{dataset}/curves_{stem}.png",
     "curves_svg": "figures/{dataset}/curves_{stem}.svg",
     "curves_log": "logs/figures/{dataset}/curves_{stem}.log",
+    # Under the committed reproduction folder instead (reproduction.py):
+    "record": "runs/{dataset}/{stem}.json",  # metrics + _train.json + provenance
+    "record_history": "runs/{dataset}/{stem}_history.csv",  # thinned
 }
 _STEM_RE = re.compile(STEM.format(model=r"(\w+?)", cells=r"(\d+)", seed=r"(\d+(?:-\d+)*)"))
 #: Files written beside the model file, named by the model file's stem.
