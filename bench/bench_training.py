@@ -49,19 +49,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
 
-# Multiply-accumulates per sample per timestep of the FCN branch (the paper's three conv
-# blocks, both models): 1*128*8 + 128*256*5 + 256*128*3.
-CONV_MACS_PER_STEP = 1 * 128 * 8 + 128 * 256 * 5 + 256 * 128 * 3  # 263168
-BATCH = 128
+# The cost model's accounting (the FCN branch's multiply-accumulates, 263168 per sample and
+# timestep), one home for the figure.
+from lstmfcn_bench.cost import BATCH, CONV_MACS_PER_STEP  # noqa: E402,F401
+from lstmfcn_bench.cost import flops_per_epoch as train_flops_per_epoch  # noqa: E402
+
 CELLS = 8
 DEFAULT_SIZES = ((50, 150), (1000, 500), (8926, 96))
 QUICK_SIZES = ((50, 150), (1000, 500))
 RESULT_TAG = "BENCH_RESULT "
-
-
-def train_flops_per_epoch(n: int, T: int) -> float:
-    """≈ 3 x forward (forward, grad wrt activations, grad wrt weights) x 2 FLOPs per MAC."""
-    return 6.0 * n * T * CONV_MACS_PER_STEP
 
 
 # --------------------------------------------------------------------------------------
