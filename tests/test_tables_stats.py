@@ -265,8 +265,10 @@ def test_flagged_runs_and_the_recalibrated_variant_in_the_table():
     assert h["median_abs_diff_points_unflagged"] == pytest.approx(np.median(unflagged))
     recal = [abs(0.93 - 1.0) * 100, abs(0.83 - 0.89714) * 100]
     assert h["median_abs_diff_points_recalibrated"] == pytest.approx(np.median(recal))
-    text = tables.render_markdown(summ)
+    text = tables.render_markdown(summ, tables.accuracy_long(metrics))
     assert "1 selected run(s) flagged as failed" in text and "BN-recalibrated" in text
+    assert "**Runs flagged as failed:** 1" in text
+    assert "- GunPoint LSTM-FCN c8 seed 0: inference_collapse (test 0.9000;" in text
 
 
 def test_malformed_metrics_file_is_named(tmp_path):

@@ -261,7 +261,9 @@ def status_block(root: Path = ROOT) -> str:
         f"[`{Path(root).as_posix()}/table/summary.md`]({Path(root).as_posix()}/table/summary.md).",
         "",
         f"- Datasets covered: **{len(in_paper)} of the paper's {PAPER_DATASETS}** "
-        f"({', '.join(in_paper.index)}); seeds per dataset: {'/'.join(map(str, seeds))}.",
+        f"({', '.join(in_paper.index)}); seeds per dataset: {'/'.join(map(str, seeds))}; "
+        f"not covered yet: {PAPER_DATASETS - len(in_paper)} (`lstmfcn plan --preset ucr85` "
+        "lists them by cost).",
         "- Protocol: "
         + (
             "the paper's (2000 epochs, cells 8/64/128 chosen per seed by training loss)."

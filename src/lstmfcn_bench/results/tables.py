@@ -489,8 +489,24 @@ def render_html(summ: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def render_markdown(summ: pd.DataFrame) -> str:
-    """The results table as GitHub-flavoured Markdown, with the rule and headline above it."""
+def flagged_runs(long: pd.DataFrame) -> list[str]:
+    """One Markdown line per run that evaluation flagged as failed, selected or not."""
+    out = []
+    for _, r in long[long["flags"] != ""].iterrows():
+        recal = r["recalibrated_accuracy"]
+        out.append(
+            f"- {r['dataset']} {DISPLAY.get(r['model'], r['model'])} c{r['cells']} seed "
+            f"{r['seed']}: {r['flags']} (test {r['accuracy']:.4f}; training split "
+            f"{_fmt_acc(r['train_accuracy'])} in training mode, "
+            f"{_fmt_acc(r['train_accuracy_inference'])} in inference mode; BN-recalibrated "
+            f"test {_fmt_acc(recal)})"
+        )
+    return out
+
+
+def render_markdown(summ: pd.DataFrame, long: pd.DataFrame | None = None) -> str:
+    """The results table as GitHub-flavoured Markdown, with the rule and headline above it
+    and, given the runs (``long``), the list of runs flagged as failed below it."""
     header, rows = _display_rows(summ)
 
     def line(cells: list[str]) -> str:
@@ -508,6 +524,9 @@ def render_markdown(summ: pd.DataFrame) -> str:
         "| " + " | ".join(align) + " |",
     ]
     out += [line([t for t, _ in cells]) for cells in rows]
+    if long is not None:
+        flagged = flagged_runs(long)
+        out += ["", f"**Runs flagged as failed:** {len(flagged) or 'none'}", "", *flagged]
     return "\n".join(out) + "\n"
 
 
@@ -527,5 +546,5 @@ def write_tables(metrics_paths: Sequence[Path], out_dir: Path) -> pd.DataFrame:
     atomic_write_text(out_dir / "accuracy.csv", _csv(long, index=False))
     atomic_write_text(out_dir / "summary.csv", _csv(summ, index=True))
     atomic_write_text(out_dir / "summary.html", render_html(summ))
-    atomic_write_text(out_dir / "summary.md", render_markdown(summ))
+    atomic_write_text(out_dir / "summary.md", render_markdown(summ, long))
     return summ
