@@ -255,10 +255,11 @@ def status_block(root: Path = ROOT) -> str:
     reasons = _read_json(reasons_path, "reasons file") if reasons_path.is_file() else {}
     in_paper = summ[summ["name_2015"].notna()]
     seeds = sorted({int(n) for n in summ["n_seeds"]})
+    name = Path(root).resolve().name  # as the README, at the repository root, names it
     lines = [
-        f"Built from `{Path(root).as_posix()}/` ({len(record_paths(root))} runs) by "
-        f"`lstmfcn aggregate {Path(root).as_posix()}/ --readme README.md`; the table is "
-        f"[`{Path(root).as_posix()}/table/summary.md`]({Path(root).as_posix()}/table/summary.md).",
+        f"Built from `{name}/` ({len(record_paths(root))} runs) by "
+        f"`lstmfcn aggregate {name}/ --readme README.md`; the table is "
+        f"[`{name}/table/summary.md`]({name}/table/summary.md).",
         "",
         f"- Datasets covered: **{len(in_paper)} of the paper's {PAPER_DATASETS}** "
         f"({', '.join(in_paper.index)}); seeds per dataset: {'/'.join(map(str, seeds))}; "
