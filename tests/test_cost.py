@@ -185,6 +185,17 @@ def test_plan_command_marks_what_a_local_folder_lacks(tmp_path, capsys):
     }
 
 
+def test_the_workflow_budget_with_a_local_folder_spends_it_on_what_the_folder_holds(tmp_path):
+    """ItalyPowerDemand is the cheaper demo dataset; a folder without it plans GunPoint."""
+    name = "GunPoint"
+    (tmp_path / name).mkdir()
+    for split in ("TRAIN", "TEST"):
+        (tmp_path / name / f"{name}_{split}.tsv").write_text("1\t0.5\t0.25\n")
+    config = {"preset": "demo", "budget_hours": 100}
+    assert make_plan(config).datasets[0] == "ItalyPowerDemand"
+    assert make_plan({**config, "source": str(tmp_path)}).datasets == ["GunPoint"]
+
+
 def test_plan_command_with_a_budget_and_bad_options(tmp_path, capsys):
     assert main(["plan", "--preset", "demo", "--epochs", "2000", "--budget-hours", "0.0001"]) == 0
     out = capsys.readouterr().out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import cost, settings
 from .data import registry
@@ -137,6 +138,11 @@ def make_plan(config: dict) -> Plan:
         overrides[canon] = values
     train = {d: {**base, **overrides.get(d, {})} for d in datasets}
     if config["budget_hours"] is not None:  # the cheapest that fit, cheapest first
+        source = config["source"]
+        if source is not None and Path(str(source)).expanduser().is_dir():
+            # A local folder holds only some datasets: spend the budget on those it has.
+            present = cost.available(datasets, source)
+            datasets = [d for d in datasets if present[d]]
         datasets = [
             e.name
             for e in cost.within_budget(
