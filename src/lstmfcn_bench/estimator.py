@@ -1,0 +1,513 @@
+"""LSTM-FCN and ALSTM-FCN as scikit-learn classifiers, trained by the package's own loop.
+
+``fit`` does what ``lstmfcn fetch`` + ``lstmfcn train`` do, in memory: the series get the
+CLI's preprocessing (``data.preprocess.prepare_splits`` with ``normalise="series"``: each
+series z-normalised over its own values, shorter ones zero-padded at the end), the labels are
+encoded 0..K-1 in sorted order, and ``training.train`` runs the paper's protocol on an
+in-memory :class:`~lstmfcn_bench.data.dataset.Dataset` (dimension shuffle, class weights
+n / (K · count_k), the plateau schedule on the training loss, the weights of the epoch with
+the minimum training loss kept) into a temporary folder, whose kept ``.keras`` model is loaded
+back. ``predict`` applies the same preprocessing. Nothing is held out: ``fit`` sees only the
+data it is given, so a test split stays unseen.
+
+Keras is imported on the first ``fit``/``predict``, not with this module, so the backend can
+still be chosen (``KERAS_BACKEND``) after importing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from .errors import ConfigError
+
+#: The member of a saved ``.keras`` archive that carries what Keras does not: the estimator's
+#: class, parameters, classes and training record (Keras's loader ignores members it does not
+#: know, so the file stays an ordinary checkpoint).
+ESTIMATOR_MEMBER = "lstmfcn_estimator.json"
+_FORMAT = 1
+_CHECKPOINT = "model.keras"
+
+
+class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
+    """What both classifiers share; the model they train is :meth:`_model_name`'s."""
+
+    def __init__(
+        self,
+        cells: int = 8,
+        epochs: int = 2000,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        patience: int = 100,
+        min_delta: float = 1e-4,
+        shuffle: bool = True,
+        class_weight: str | None = "balanced",
+        random_state=None,
+        deterministic: bool = False,
+        tf32: bool = False,
+        verbose: int = 0,
+    ):
+        self.cells = cells
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.patience = patience
+        self.min_delta = min_delta
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.deterministic = deterministic
+        self.tf32 = tf32
+        self.verbose = verbose
+
+    def _model_name(self) -> str:  # pragma: no cover - each subclass names its model
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Per-series z-normalisation (the paper's preprocessing) leaves a 2-value row of
+        # scikit-learn's make_blobs check only the sign of x1 - x2: its 0.83 accuracy bar does
+        # not apply to a series classifier (the tag keeps the rest of those checks running).
+        tags.classifier_tags.poor_score = True
+        return tags
+
+    # --- fit / predict ----------------------------------------------------------------------
+
+    def fit(self, X, y):
+        """Train on series ``X`` (n, T), (n, 1, T), a wide DataFrame (one column per time
+        step) or sktime's nested one-column DataFrame of pd.Series, with labels ``y`` of any
+        type; returns self."""
+        from .data.dataset import Dataset
+        from .models.checkpoint import load_checkpoint
+        from .training import train
+
+        if self.class_weight != "balanced":
+            raise ValueError(
+                f"class_weight must be 'balanced' (the paper's n / (K * count_k)), got "
+                f"{self.class_weight!r}: the package's training loop always weights classes"
+            )
+        verbose = _int_param("verbose", self.verbose, low=0)
+        series = self._check_X(X, reset=True)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        y = column_or_1d(np.asarray(y) if not hasattr(y, "shape") else y, warn=True)
+        if len(y) != len(series):
+            raise ValueError(
+                f"X has {len(series)} series but y has {len(y)} labels: one label per series"
+            )
+        _check_finite_labels(y)
+        check_classification_targets(y)
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"y has only one class ({classes.tolist()[0]!r}); a classifier needs at "
+                "least 2 classes"
+            )
+        X2 = _preprocess(series, self.n_features_in_)
+        config = self._config()
+        try:
+            config.validate()
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+
+        from . import runtime
+
+        runtime.configure(deterministic=bool(self.deterministic), tf32=bool(self.tf32))
+        dataset = Dataset(
+            name="arrays",
+            X_train=X2,
+            y_train=codes.astype(np.int64),
+            X_test=np.zeros((0, X2.shape[1]), dtype=np.float32),
+            y_test=np.zeros(0, dtype=np.int64),
+            lengths_train=np.array([len(s) for s in series], dtype=np.int64),
+            lengths_test=np.zeros(0, dtype=np.int64),
+            meta={
+                "n_classes": len(classes),
+                "classes": [str(c) for c in classes],
+                "length": int(X2.shape[1]),
+                "normalise": "series",
+                "data_sha256": _sha256(X2, codes),
+            },
+        )
+        log_every = 0 if verbose == 0 else 1 if verbose >= 2 else max(1, config.epochs // 10)
+        say = lambda m: print(m, flush=True)  # noqa: E731
+        if verbose:
+            say(
+                f"training {config.model} (cells {config.cells}, seed {config.seed}): "
+                f"{len(codes)} series of length {X2.shape[1]}, {len(classes)} classes, "
+                f"{config.epochs} epochs"
+            )
+        with tempfile.TemporaryDirectory(prefix="lstmfcn-") as tmp:
+            result = train(dataset, config, Path(tmp) / _CHECKPOINT, log=say, log_every=log_every)
+            self.model_ = load_checkpoint(result.model_path)
+        if verbose:
+            say(
+                f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
+                f"{result.epochs_run} epochs in {result.seconds:.1f}s"
+            )
+        self.classes_ = classes
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.best_loss_ = result.best_loss
+        self.n_iter_ = result.epochs_run
+        self.train_info_ = result.info
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n, K), columns in the order of ``classes_``."""
+        from .models.checkpoint import predict_proba
+
+        check_is_fitted(self)
+        X2 = _preprocess(self._check_X(X, reset=False), self.n_features_in_)
+        return predict_proba(self.model_, X2).astype(np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each series, as one of ``classes_``."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # --- the run's settings -----------------------------------------------------------------
+
+    def _config(self):
+        from .training import TrainConfig
+
+        epochs = _as_int(self.epochs)
+        return TrainConfig(
+            model=self._model_name(),
+            cells=_as_int(self.cells),
+            epochs=epochs,
+            batch_size=_as_int(self.batch_size),
+            learning_rate=float(_number_param("learning_rate", self.learning_rate)),
+            seed=self._seed(),
+            plateau_patience=_as_int(self.patience),
+            plateau_min_delta=float(_number_param("min_delta", self.min_delta)),
+            shuffle=_bool_param("shuffle", self.shuffle),
+            # No resume states: the run lives in a temporary folder for one call.
+            checkpoint_every=max(1, epochs) if isinstance(epochs, int) else 1,
+            tf32=_bool_param("tf32", self.tf32),
+        )
+
+    def _seed(self) -> int:
+        """``random_state`` as the run's seed: an int is the seed itself (as ``lstmfcn train
+        --seed``), a RandomState draws one, None draws a fresh one (not from NumPy's global
+        state, which every run reseeds with its own seed)."""
+        rs = self.random_state
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
+            if rs < 0:
+                raise ValueError(f"random_state must be >= 0, got {rs}")
+            return int(rs)
+        if rs is None:
+            return int(np.random.default_rng().integers(np.iinfo(np.int32).max))
+        return int(check_random_state(rs).randint(np.iinfo(np.int32).max))
+
+    # --- input ------------------------------------------------------------------------------
+
+    def _check_X(self, X, reset: bool) -> list[np.ndarray]:
+        """The series of ``X`` as float64 1-D arrays, checked; sets ``n_features_in_`` (the
+        series length) when ``reset``."""
+        nested = _nested_series(X)
+        if nested is not None:
+            lengths = {len(s) for s in nested}
+            longest = max(lengths)
+            if reset:
+                self.n_features_in_ = longest
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            elif longest > self.n_features_in_:
+                raise ValueError(
+                    f"X has series of length {longest}, but {type(self).__name__} was fitted "
+                    f"on series of length {self.n_features_in_}"
+                )
+            return nested
+        if getattr(X, "ndim", None) == 3 or (isinstance(X, list | tuple) and np.ndim(X) == 3):
+            X = np.asarray(X)
+            if X.shape[1] != 1:
+                raise ValueError(
+                    f"X of shape {X.shape} has {X.shape[1]} channels: {type(self).__name__} "
+                    "classifies univariate series, (n, T) or (n, 1, T)"
+                )
+            X = X[:, 0, :]
+        elif getattr(X, "ndim", 2) > 3:
+            raise ValueError(
+                f"X must be (n, T) or (n, 1, T) series, got an array of {X.ndim} dimensions"
+            )
+        X = validate_data(self, X, reset=reset, dtype=np.float64)
+        return list(X)
+
+    # --- pickling and files -----------------------------------------------------------------
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            state["model_"] = _model_bytes(state["model_"])  # the weights travel with it
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if isinstance(state.get("model_"), bytes):
+            state["model_"] = _model_from_bytes(state["model_"])
+        super().__setstate__(state)
+
+    def save(self, path) -> Path:
+        """Write the fitted classifier to ``path`` (``.keras``): the Keras model as the
+        package's checkpoint loader (``lstmfcn cam``) and ``keras.saving.load_model`` read it,
+        plus a ``lstmfcn_estimator.json`` member with the classes, parameters and training
+        record."""
+        from .atomic import atomic_target
+
+        check_is_fitted(self)
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"the file must end in .keras, got {path}")
+        record = {
+            "format": _FORMAT,
+            "estimator": type(self).__name__,
+            "params": {k: _jsonable(v) for k, v in self.get_params().items()},
+            "classes": self.classes_.tolist(),
+            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "O",
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": getattr(self, "feature_names_in_", np.array([])).tolist(),
+            "best_epoch": int(self.best_epoch_),
+            "best_loss": float(self.best_loss_),
+            "n_iter": int(self.n_iter_),
+            "history": self.history_,
+            "train_info": self.train_info_,
+        }
+        try:
+            text = json.dumps(record, indent=2)
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"cannot save: the classes {self.classes_!r} are not JSON values ({e}); "
+                "pickle the classifier instead"
+            ) from None
+        with atomic_target(path) as tmp:
+            self.model_.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as zf:
+                zf.writestr(ESTIMATOR_MEMBER, text)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """A classifier written by :meth:`save`, ready to predict."""
+        from .models.checkpoint import load_checkpoint
+
+        path = Path(path)
+        model = load_checkpoint(path)  # a clear error for a missing or foreign file
+        with zipfile.ZipFile(path) as zf:
+            if ESTIMATOR_MEMBER not in zf.namelist():
+                raise ValueError(
+                    f"{path} is a checkpoint without classifier metadata (no {ESTIMATOR_MEMBER}"
+                    f"): it was not written by {cls.__name__}.save"
+                )
+            record = json.loads(zf.read(ESTIMATOR_MEMBER))
+        if record.get("format") != _FORMAT:
+            raise ValueError(f"{path}: unknown classifier file format {record.get('format')!r}")
+        if record["estimator"] != cls.__name__:
+            raise ValueError(
+                f"{path} holds a {record['estimator']}; load it with {record['estimator']}.load"
+            )
+        est = cls(**record["params"])
+        dtype = object if record["classes_dtype"] == "O" else np.dtype(record["classes_dtype"])
+        est.classes_ = np.array(record["classes"], dtype=dtype)
+        est.n_features_in_ = record["n_features_in"]
+        if record["feature_names_in"]:
+            est.feature_names_in_ = np.array(record["feature_names_in"], dtype=object)
+        est.best_epoch_ = record["best_epoch"]
+        est.best_loss_ = record["best_loss"]
+        est.n_iter_ = record["n_iter"]
+        est.history_ = record["history"]
+        est.train_info_ = record["train_info"]
+        est.model_ = model
+        return est
+
+
+class LSTMFCNClassifier(_LSTMFCNBase):
+    """LSTM-FCN (Karim et al., 2017) with the paper's training protocol, as a scikit-learn
+    classifier.
+
+    Parameters are the paper's by default: ``cells`` LSTM units (the paper trains 8, 64 and
+    128), ``epochs`` 2000, ``batch_size`` 128, Adam at ``learning_rate`` 1e-3 reduced by 1/∛2
+    after ``patience`` epochs without a training-loss improvement of ``min_delta``, the
+    dimension shuffle (``shuffle``: the whole series is one LSTM timestep), class weights
+    (``class_weight="balanced"``, the only choice the package's loop trains with).
+    ``gate``: the LSTM's recurrent activation, the authors' Keras 2 ``"hard_sigmoid"`` or
+    Keras 3's ``"sigmoid"`` (the ``lstmfcn_sigmoid`` model). ``random_state``: an int is the
+    run's seed (``lstmfcn train --seed``); None draws one. ``deterministic``: deterministic
+    ops (bit-identical refits on a CPU; process-wide once set, as ``--deterministic``).
+    ``tf32``: allow TF32 maths on GPUs. ``verbose``: 0 silent, 1 ten progress lines, 2 one per
+    epoch.
+
+    Fitted: ``classes_``, ``n_features_in_`` (the series length), ``model_`` (the Keras model
+    with the kept weights), ``best_epoch_`` and ``best_loss_`` (the kept epoch, 1-based, and its
+    training loss), ``history_`` (one dict per epoch: epoch, loss, accuracy, lr, seconds),
+    ``n_iter_`` (epochs run) and ``train_info_`` (the run's ``_train.json`` record).
+    """
+
+    def __init__(
+        self,
+        cells: int = 8,
+        epochs: int = 2000,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        patience: int = 100,
+        min_delta: float = 1e-4,
+        shuffle: bool = True,
+        class_weight: str | None = "balanced",
+        gate: str = "hard_sigmoid",
+        random_state=None,
+        deterministic: bool = False,
+        tf32: bool = False,
+        verbose: int = 0,
+    ):
+        super().__init__(
+            cells=cells,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            min_delta=min_delta,
+            shuffle=shuffle,
+            class_weight=class_weight,
+            random_state=random_state,
+            deterministic=deterministic,
+            tf32=tf32,
+            verbose=verbose,
+        )
+        self.gate = gate
+
+    def _model_name(self) -> str:
+        models = {"hard_sigmoid": "lstmfcn", "sigmoid": "lstmfcn_sigmoid"}
+        if self.gate not in models:
+            raise ValueError(f"gate must be 'hard_sigmoid' or 'sigmoid', got {self.gate!r}")
+        return models[self.gate]
+
+
+class ALSTMFCNClassifier(_LSTMFCNBase):
+    """ALSTM-FCN (Karim et al., 2017): LSTM-FCN with the attention LSTM, as a scikit-learn
+    classifier. Parameters and fitted attributes as :class:`LSTMFCNClassifier`'s, without
+    ``gate`` (the attention LSTM keeps the authors' hard sigmoid)."""
+
+    def _model_name(self) -> str:
+        return "alstmfcn"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _preprocess(series: list[np.ndarray], length: int) -> np.ndarray:
+    """The CLI's preprocessing of checked series: ``prepare_splits`` as ``lstmfcn fetch`` runs
+    it (normalise="series"), then zero-padding to the fitted ``length``; float32 (n, length)."""
+    from .data.formats import RawSplit
+    from .data.preprocess import prepare_splits
+
+    split = RawSplit(series=series, labels=["0"] * len(series), path=Path("<X>"))
+    # prepare_splits wants a test split; the same series stand in for it and are dropped.
+    X = prepare_splits(split, split, normalise="series", missing="error").X_train
+    if X.shape[1] < length:  # shorter nested series: padded like a shorter test series
+        X = np.pad(X, ((0, 0), (0, length - X.shape[1])))
+    return X
+
+
+def _nested_series(X) -> list[np.ndarray] | None:
+    """The series of sktime's nested DataFrame (one column, one pd.Series or array per cell),
+    checked; None for anything else."""
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame) or X.shape[0] == 0 or X.shape[1] == 0:
+        return None
+    if not all(isinstance(c, pd.Series | np.ndarray | list) for c in X.iloc[0]):
+        return None
+    if X.shape[1] != 1:
+        raise ValueError(
+            f"X is a nested DataFrame of {X.shape[1]} columns: only univariate series "
+            "(one column) are classified"
+        )
+    out = []
+    for i, cell in enumerate(X.iloc[:, 0]):
+        try:
+            s = np.asarray(cell, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"series #{i + 1} of X is not numeric ({e})") from None
+        if s.ndim != 1 or s.size == 0:
+            raise ValueError(f"series #{i + 1} of X must be a non-empty 1-D series")
+        if not np.all(np.isfinite(s)):
+            raise ValueError(f"Input X contains NaN or infinity (series #{i + 1})")
+        out.append(s)
+    return out
+
+
+def _check_finite_labels(y: np.ndarray) -> None:
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("Input y contains NaN or infinity")
+
+
+def _sha256(X: np.ndarray, codes: np.ndarray) -> str:
+    h = hashlib.sha256(np.ascontiguousarray(X).tobytes())
+    h.update(np.ascontiguousarray(codes, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _as_int(value):
+    """numpy integers as int (the run record is JSON); anything else as given, for
+    TrainConfig.validate to refuse."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _int_param(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _number_param(name: str, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return value
+
+
+def _bool_param(name: str, value) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _jsonable(value):
+    """A parameter as saved: JSON values as they are, anything else (a RandomState) as None."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return None
+    return value
+
+
+def _model_bytes(model) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="lstmfcn-") as tmp:
+        path = Path(tmp) / _CHECKPOINT
+        model.save(path)
+        return path.read_bytes()
+
+
+def _model_from_bytes(data: bytes):
+    from .models.checkpoint import load_checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="lstmfcn-") as tmp:
+        path = Path(tmp) / _CHECKPOINT
+        path.write_bytes(data)
+        return load_checkpoint(path)
+
+
+__all__ = ["ALSTMFCNClassifier", "LSTMFCNClassifier"]
