@@ -229,8 +229,9 @@ def expected_failed_checks(estimator) -> dict[str, str]:
     fails the test)."""
     return {
         "check_class_weight_classifiers": (
-            "the package's training loop trains with the paper's class weights n / (K * count_k) "
-            "only: class_weight='balanced'; a dict of weights is refused with a ValueError"
+            "the package's training loop weights classes by the paper's n / (K * count_k) "
+            "(class_weight='balanced') or not at all (None); a dict of weights is refused "
+            "with a ValueError"
         ),
     }
 
@@ -408,7 +409,7 @@ Y10 = np.array(["a", "b"] * 5)
         (X10, np.array(["a"] * 10), {}, r"y has only one class \('a'\)"),
         (X10, Y10[:-1], {}, "X has 10 series but y has 9 labels"),
         (X10, X10[:, 0], {}, "Unknown label type"),
-        (X10, Y10, {"class_weight": None}, "class_weight must be 'balanced'"),
+        (X10, Y10, {"class_weight": "auto"}, "class_weight must be 'balanced' .* or None"),
         (X10, Y10, {"cells": 0}, "cells must be >= 1, got 0"),
         (X10, Y10, {"gate": "tanh"}, "gate must be 'hard_sigmoid' or 'sigmoid'"),
         (X10, Y10, {"verbose": -1}, "verbose must be an integer >= 0"),
@@ -448,3 +449,15 @@ def test_predict_refuses_another_series_length(fitted, italy):
 def test_predict_before_fit_is_not_fitted_error():
     with pytest.raises(NotFittedError, match="is not fitted yet"):
         ALSTMFCNClassifier().predict(X10)
+
+
+def test_class_weight_none_trains_an_unweighted_loss():
+    """On unbalanced labels (8 a, 2 b) the first epoch's loss differs from the weighted one,
+    and the run records that it was not the paper's weighting."""
+    X = np.random.default_rng(1).normal(size=(10, 12))
+    y = np.array(["a"] * 8 + ["b"] * 2)
+    balanced = LSTMFCNClassifier(**TINY).fit(X, y)
+    plain = LSTMFCNClassifier(**{**TINY, "class_weight": None}).fit(X, y)
+    assert plain.train_info_["config"]["class_weighted"] is False
+    assert balanced.train_info_["config"]["class_weighted"] is True
+    assert plain.history_[0]["loss"] != pytest.approx(balanced.history_[0]["loss"], rel=1e-3)

@@ -38,6 +38,7 @@ def data_root(tmp_path_factory) -> Path:
 def test_class_weights_are_n_over_k_count():
     y = np.array([0, 0, 0, 1, 2, 2])
     np.testing.assert_allclose(class_weights(y, 3), [6 / 9, 6 / 3, 6 / 6])
+    np.testing.assert_array_equal(class_weights(y, 3, balanced=False), [1, 1, 1])
     with pytest.raises(LstmfcnError, match="no training series"):
         class_weights(np.array([0, 0, 2]), 3)
 
@@ -384,6 +385,7 @@ def test_run_identity_for_resuming():
     base = TrainConfig()
     same = [TrainConfig(epochs=3000), TrainConfig(checkpoint_every=7)]
     different = [TrainConfig(tf32=True), TrainConfig(seed=1), TrainConfig(cells=64)]
+    different.append(TrainConfig(class_weighted=False))
     assert all(c.fingerprint("d") == base.fingerprint("d") for c in same)
     assert all(c.fingerprint("d") != base.fingerprint("d") for c in different)
     assert base.fingerprint("other data") != base.fingerprint("d")
@@ -413,3 +415,23 @@ def test_code_version_names_the_commit_and_a_dirty_tree(tmp_path):
     assert clean == {"commit": git("rev-parse", "HEAD"), "dirty": False}
     (repo / "a.py").write_text("x = 2\n")
     assert code_version.__wrapped__(repo) == {"commit": clean["commit"], "dirty": True}
+
+
+def test_protocol_differences_name_each_field():
+    from dataclasses import asdict
+
+    from lstmfcn_bench.training.config import protocol_differences
+
+    paper = asdict(TrainConfig())
+    assert protocol_differences(paper) == []
+    older = {k: v for k, v in paper.items() if k != "class_weighted"}  # recorded before it
+    assert protocol_differences(older) == []
+    assert protocol_differences({**paper, "epochs": 1000, "class_weighted": False}) == [
+        "epochs 1000 (the paper's 2000)",
+        "class_weighted False (the paper's True)",
+    ]
+    assert protocol_differences({**paper, "cells": 32}) == ["cells 32 (the paper's 8/64/128)"]
+    assert (
+        "shuffle None"
+        in protocol_differences({k: v for k, v in paper.items() if k != "shuffle"})[0]
+    )

@@ -91,10 +91,10 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         from .models.checkpoint import load_checkpoint
         from .training import train
 
-        if self.class_weight != "balanced":
+        if self.class_weight not in ("balanced", None):
             raise ValueError(
-                f"class_weight must be 'balanced' (the paper's n / (K * count_k)), got "
-                f"{self.class_weight!r}: the package's training loop always weights classes"
+                f"class_weight must be 'balanced' (the paper's n / (K * count_k)) or None "
+                f"(unweighted), got {self.class_weight!r}"
             )
         verbose = _int_param("verbose", self.verbose, low=0)
         series = self._check_X(X, reset=True)
@@ -197,6 +197,7 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
             # No resume states: the run lives in a temporary folder for one call.
             checkpoint_every=max(1, epochs) if isinstance(epochs, int) else 1,
             tf32=_bool_param("tf32", self.tf32),
+            class_weighted=self.class_weight == "balanced",
         )
 
     def _seed(self) -> int:
@@ -341,7 +342,7 @@ class LSTMFCNClassifier(_LSTMFCNBase):
     128), ``epochs`` 2000, ``batch_size`` 128, Adam at ``learning_rate`` 1e-3 reduced by 1/∛2
     after ``patience`` epochs without a training-loss improvement of ``min_delta``, the
     dimension shuffle (``shuffle``: the whole series is one LSTM timestep), class weights
-    (``class_weight="balanced"``, the only choice the package's loop trains with).
+    (``class_weight="balanced"``; ``None`` trains an unweighted loss, not the paper's).
     ``gate``: the LSTM's recurrent activation, the authors' Keras 2 ``"hard_sigmoid"`` or
     Keras 3's ``"sigmoid"`` (the ``lstmfcn_sigmoid`` model). ``random_state``: an int is the
     run's seed (``lstmfcn train --seed``); None draws one. ``deterministic``: deterministic

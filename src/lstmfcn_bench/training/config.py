@@ -29,7 +29,10 @@ PROTOCOL_FIELDS = (
     "plateau_min_lr",
     "plateau_min_delta",
     "shuffle",
+    "class_weighted",
 )
+#: Protocol fields added after runs were recorded, with the value those runs had.
+_BEFORE_RECORDED = {"class_weighted": True}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class TrainConfig:
     shuffle: bool = settings.default("shuffle")  # the dimension shuffle: one LSTM timestep
     checkpoint_every: int = settings.default("checkpoint_every")  # epochs between resume states
     tf32: bool = settings.default("tf32")  # TF32 tensor-core maths allowed on GPUs
+    class_weighted: bool = True  # the paper's n / (K · count_k) class weights in the loss
 
     def validate(self) -> None:
         """ConfigError for a value outside the config schema's range (the workflow's too)."""
@@ -75,6 +79,8 @@ class TrainConfig:
         d.pop("checkpoint_every")
         if not d["tf32"]:
             d.pop("tf32")  # fp32 runs keep the identity they had before the option existed
+        if d["class_weighted"]:
+            d.pop("class_weighted")  # likewise the paper's weighting
         d["data"] = data_sha256
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -85,7 +91,7 @@ def protocol_differences(config: dict) -> list[str]:
     paper = TrainConfig()
     out = []
     for field in PROTOCOL_FIELDS:
-        value, expected = config.get(field), getattr(paper, field)
+        value, expected = config.get(field, _BEFORE_RECORDED.get(field)), getattr(paper, field)
         same = (
             math.isclose(value, expected, rel_tol=1e-9)
             if isinstance(expected, float) and isinstance(value, (int, float))

@@ -228,7 +228,7 @@ def train_group(
         raise ConfigError("one model path per member of the group")
     config = configs[0]
     model_paths = [Path(p) for p in model_paths]
-    weights = class_weights(dataset.y_train, dataset.n_classes)
+    weights = class_weights(dataset.y_train, dataset.n_classes, config.class_weighted)
     data_sha = dataset.meta.get("data_sha256", "")
 
     members, starts = [], []

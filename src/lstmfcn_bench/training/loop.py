@@ -135,7 +135,7 @@ def train(
         raise ConfigError(f"the model file must end in .keras, got {model_path}")
     resume_path = beside_model(model_path, "resume")
     fingerprint = config.fingerprint(dataset.meta.get("data_sha256", ""))
-    weights = class_weights(dataset.y_train, dataset.n_classes)
+    weights = class_weights(dataset.y_train, dataset.n_classes, config.class_weighted)
     model, state, resumed_from = _start(dataset, config, model_path, fingerprint, weights, log)
     plateau, history = state.plateau, state.history
 

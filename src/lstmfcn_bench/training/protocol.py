@@ -47,12 +47,15 @@ class Plateau:
         return self.lr
 
 
-def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """n / (K · count_k), as the authors' code (sklearn's 'balanced')."""
+def class_weights(y: np.ndarray, n_classes: int, balanced: bool = True) -> np.ndarray:
+    """n / (K · count_k), as the authors' code (sklearn's 'balanced'); all ones when not
+    ``balanced`` (a plain cross-entropy, not the paper's protocol)."""
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     if np.any(counts == 0):
         missing = np.flatnonzero(counts == 0).tolist()
         raise LstmfcnError(f"classes {missing} have no training series")
+    if not balanced:
+        return np.ones(n_classes, dtype=np.float32)
     return (len(y) / (n_classes * counts)).astype(np.float32)
 
 
