@@ -47,12 +47,18 @@ repro)
     # 14 jobs share the GPU: cap each JAX process's memory pool (its autotuner otherwise keeps
     # tens of GiB of scratch per process and the later jobs find the GPU full).
     export XLA_PYTHON_CLIENT_MEM_FRACTION=0.06
+    # The paper's protocol (preset ucr85) on the datasets REPRO_CONFIG names, e.g.
+    # REPRO_CONFIG='source=../shared/ucr2018 budget_hours=0.2' for the cheapest that fit.
     timeout "${REPRO_TIMEOUT:-420}" snakemake --cores 16 --resources gpu=14 -q \
-        --config gpu=true threads=1 epochs=2000 'seeds=[0,1,2]' 'cells=[8,64,128]' \
+        --config preset=ucr85 gpu=true threads=1 'seeds=[0,1,2]' \
+        'datasets=[GunPoint,ItalyPowerDemand,ArrowHead]' \
         ${REPRO_CONFIG:-} > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's
     # children would hold it open past the timeout
     rc=$?
     echo "workflow: $(($(date +%s) - start)) s, exit $rc" | tee -a "$OUT/repro_snakemake.log"
+    # The finished seeds' records, to commit here: `lstmfcn publish` of the copy brought back
+    # (or copy $OUT/reproduction/runs into reproduction/runs), then `lstmfcn aggregate`.
+    lstmfcn publish results --to "$OUT/reproduction" 2>&1 | tail -5
     # Everything but the checkpoints (the tables, metrics, histories, logs, figures).
     tar czf "$OUT/repro.tar.gz" --exclude='*.keras' --exclude='*.resume.npz' \
         results/tables results/metrics results/models results/logs results/benchmarks \
