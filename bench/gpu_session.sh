@@ -4,7 +4,8 @@
 #   bash bench/gpu_session.sh smoke   # CLI train + evaluate of ALSTM-FCN on GunPoint under JAX
 #   bash bench/gpu_session.sh bench   # bench/bench_gpu.py: our loop vs Keras fit, fp32 and TF32
 #   bash bench/gpu_session.sh repro   # the workflow on the demo datasets, gpu=true, cells
-#                                     # 8/64/128 x 3 seeds x 2000 epochs, 14 jobs sharing the GPU
+#                                     # 8/64/128 x 3 seeds x 2000 epochs, 14 jobs sharing the GPU,
+#                                     # records under $OUT/reproduction
 #   bash bench/gpu_session.sh engine  # the JAX engine: one 3-seed group through the CLI
 #   REPRO_CONFIG='engine=jax' bash bench/gpu_session.sh repro   # the workflow with the engine
 #
@@ -47,12 +48,12 @@ repro)
     # 14 jobs share the GPU: cap each JAX process's memory pool (its autotuner otherwise keeps
     # tens of GiB of scratch per process and the later jobs find the GPU full).
     export XLA_PYTHON_CLIENT_MEM_FRACTION=0.06
-    # The paper's protocol (preset ucr85) on the datasets REPRO_CONFIG names, e.g.
+    # The paper's protocol (preset ucr85) on the demo datasets, or as REPRO_CONFIG says, e.g.
     # REPRO_CONFIG='source=../shared/ucr2018 budget_hours=0.2' for the cheapest that fit.
     timeout "${REPRO_TIMEOUT:-420}" snakemake --cores 16 --resources gpu=14 -q \
         --config preset=ucr85 gpu=true threads=1 'seeds=[0,1,2]' \
-        'datasets=[GunPoint,ItalyPowerDemand,ArrowHead]' \
-        ${REPRO_CONFIG:-} > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's
+        ${REPRO_CONFIG:-'datasets=[GunPoint,ItalyPowerDemand,ArrowHead]'} \
+        > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's
     # children would hold it open past the timeout
     rc=$?
     echo "workflow: $(($(date +%s) - start)) s, exit $rc" | tee -a "$OUT/repro_snakemake.log"
