@@ -62,7 +62,7 @@ def thin_history(text: str, best_epoch: int | None) -> str:
     return out.getvalue()
 
 
-def provenance(metrics: dict, train_info: dict) -> dict:
+def provenance(train_info: dict) -> dict:
     """What a reader checks first: protocol, seed, where and with what it ran, which code."""
     config = train_info.get("config", {})
     code = train_info.get("code") or {"commit": None, "dirty": None}
@@ -118,7 +118,7 @@ def _candidate(metrics_path: Path, results: Path) -> tuple[Run, dict, str]:
     record = {
         "record_version": RECORD_VERSION,
         **metrics,
-        "provenance": provenance(metrics, train_info),
+        "provenance": provenance(train_info),
         "train_info": train_info,
     }
     return run, record, thin_history(history_text, train_info.get("best_epoch"))
@@ -129,7 +129,8 @@ def _record_text(record: dict) -> str:
 
 
 def _same_run(old: dict, new: dict) -> bool:
-    """Two records of one run with the same outcome; wall times and evaluation time aside."""
+    """Two records of one run with the same outcome: equal but for when and where the
+    evaluation ran (a re-evaluation elsewhere is not a rerun)."""
 
     def core(r):
         drop = {"eval_seconds", "eval_device"}
