@@ -134,6 +134,31 @@ def test_the_workflow_plan_under_a_budget():
         make_plan({"preset": "ucr85", "budget_hours": float("nan")})
 
 
+def test_jobs_start_cheapest_dataset_first_and_the_first_listed_seed_first():
+    """The rules' priority: every job of a cheaper dataset outranks every job of a dearer one,
+    whatever order the config lists them in; within a dataset the seeds in the config's order."""
+    plan = make_plan(
+        {"datasets": ["ArrowHead", "GunPoint", "ItalyPowerDemand"], "seeds": [2, 0, 1]}
+    )
+    assert plan.datasets == ["ArrowHead", "GunPoint", "ItalyPowerDemand"]  # as listed
+    by_cost = [e.name for e in cost.ordered(plan.datasets, epochs=1000, runs=6)]
+    assert by_cost == ["ItalyPowerDemand", "GunPoint", "ArrowHead"]
+    levels = [[plan.priority(d, None)] + [plan.priority(d, s) for s in plan.seeds] for d in by_cost]
+    for dearer, cheaper in zip(levels[1:], levels[:-1], strict=True):
+        assert max(dearer) < min(cheaper)
+    for d in by_cost:  # the config's seed order, ranked: seed 2 first, then 0, then 1
+        assert plan.priority(d, 2) > plan.priority(d, 0) > plan.priority(d, 1)
+        assert plan.priority(d, 1) == plan.priority(d, None)
+    # an override that makes the cheapest dataset dear moves it last
+    dear = make_plan(
+        {
+            "datasets": ["ItalyPowerDemand", "GunPoint"],
+            "overrides": {"ItalyPowerDemand": {"epochs": 10**5}},
+        }
+    )
+    assert dear.priority("GunPoint") > dear.priority("ItalyPowerDemand")
+
+
 def _rows(out: str) -> dict[str, str]:
     """Dataset name -> its line in the plan table."""
     rows = {}

@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TINY = {
-    "datasets": ["ItalyPowerDemand", "GunPoint"],
+    "datasets": ["GunPoint", "ItalyPowerDemand"],  # the dearer first: jobs start cheapest first
     "epochs": 3,
     "threads": 1,
     "cache": "results/cache",
@@ -199,6 +199,24 @@ def test_end_to_end_outputs(tiny_run):
     for fig in figures:
         png = wd / "results/figures" / fig
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.with_suffix(".svg").exists()
+
+
+@pytest.mark.slow
+def test_jobs_start_cheapest_dataset_first(tmp_path):
+    """The config lists GunPoint first; ItalyPowerDemand costs less, so on one core its fetch,
+    training and evaluation all run before GunPoint's (the rules' priority, Plan.priority)."""
+    wd = copy_workflow(tmp_path)
+    cfg = write_config(wd, models=["lstmfcn"], epochs=1)
+    targets = [f"results/metrics/{d}/lstmfcn_c8_s0.json" for d in TINY["datasets"]]
+    snakemake(wd, *targets, "--cores", "1", "--configfile", str(cfg))
+    (log,) = (wd / ".snakemake/log").glob("*.snakemake.log")
+    started = re.findall(
+        r"^(?:local)?rule (\w+):\n(?:.*\n)*?\s+wildcards: dataset=(\w+)", log.read_text(), re.M
+    )
+    order = ["fetch_dataset", "train", "evaluate"]
+    assert started == [(rule, "ItalyPowerDemand") for rule in order] + [
+        (rule, "GunPoint") for rule in order
+    ]
 
 
 @pytest.mark.slow

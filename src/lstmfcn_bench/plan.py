@@ -41,6 +41,18 @@ class Plan:
     gpu: bool = False  # training jobs ask for a `gpu` resource
     tf32: bool = False  # TF32 tensor-core maths allowed in training (else full fp32)
     config: dict = field(default_factory=dict)  # the checked config, defaults filled in
+    # dataset -> its rank in cost order, cheapest highest: the rules' `priority`, so that the
+    # scheduler starts the cheapest datasets first and a cut-short run has the most datasets.
+    start_order: dict[str, int] = field(default_factory=dict)
+
+    def priority(self, dataset: str, seed: int | None = None) -> float:
+        """Snakemake priority of a job of `dataset` (higher starts first): the dataset's cost
+        rank, plus a fraction below 1 that favours the config's earlier seeds (a seed is
+        complete, and publishable, once all its cells are), so datasets never interleave."""
+        rank = self.start_order[dataset]
+        if seed is None:
+            return rank
+        return rank + (len(self.seeds) - 1 - self.seeds.index(seed)) / len(self.seeds)
 
 
 def _types(rule: dict, schema: dict) -> set[str]:
@@ -120,7 +132,8 @@ def _datasets(names, where: str) -> list[str]:
 def make_plan(config: dict) -> Plan:
     """Resolve presets and overrides into datasets × models × cells × seeds, or raise
     ConfigError naming the offending key. With `budget_hours`, only the cheapest datasets
-    whose estimated hours (:mod:`lstmfcn_bench.cost`, default figures) fit, cheapest first."""
+    whose estimated hours (:mod:`lstmfcn_bench.cost`, default figures) fit, cheapest first.
+    Either way the jobs start in cost order (`Plan.priority`)."""
     config = checked_config(config)
     preset = PRESET_DEFAULTS[config["preset"]]
 
@@ -137,23 +150,22 @@ def make_plan(config: dict) -> Plan:
         (canon,) = _datasets([name], "overrides")
         overrides[canon] = values
     train = {d: {**base, **overrides.get(d, {})} for d in datasets}
+    cost_keywords = {
+        "epochs": {d: t["epochs"] for d, t in train.items()},
+        "batch": {d: t["batch_size"] for d, t in train.items()},
+        "runs": len(models) * len(cells) * len(seeds),
+    }
     if config["budget_hours"] is not None:  # the cheapest that fit, cheapest first
         source = config["source"]
         if source is not None and Path(str(source)).expanduser().is_dir():
             # A local folder holds only some datasets: spend the budget on those it has.
             present = cost.available(datasets, source)
             datasets = [d for d in datasets if present[d]]
-        datasets = [
-            e.name
-            for e in cost.within_budget(
-                datasets,
-                config["budget_hours"],
-                epochs={d: t["epochs"] for d, t in train.items()},
-                batch={d: t["batch_size"] for d, t in train.items()},
-                runs=len(models) * len(cells) * len(seeds),
-            )
-        ]
+        kept = cost.within_budget(datasets, config["budget_hours"], **cost_keywords)
+        datasets = [e.name for e in kept]
         train = {d: train[d] for d in datasets}
+    cheapest_first = [e.name for e in cost.ordered(datasets, **cost_keywords)]
+    start_order = {d: len(cheapest_first) - i for i, d in enumerate(cheapest_first)}
 
     runs = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
     return Plan(
@@ -166,4 +178,5 @@ def make_plan(config: dict) -> Plan:
         gpu=config["gpu"],
         tf32=config["tf32"],
         config=config,
+        start_order=start_order,
     )

@@ -100,6 +100,12 @@ def get_train_setting(key):
     return lambda wildcards: PLAN.train[wildcards.dataset][key]
 
 
+def get_priority(wildcards):
+    """Cheapest datasets first (lstmfcn_bench.plan.Plan.priority): fetch, train, evaluate."""
+    seed = getattr(wildcards, "seed", None)
+    return PLAN.priority(wildcards.dataset, None if seed is None else int(seed))
+
+
 def get_train_resources():
     resources = {"mem_mb": PLAN.config["mem_mb"], "runtime": PLAN.config["runtime_min"]}
     if PLAN.gpu:

@@ -11,6 +11,7 @@ rule fetch_dataset:
         normalise=PLAN.config["normalise"],
         missing=PLAN.config["missing"],
         root=lambda wildcards, output: data_root(output.data),
+    priority: get_priority
     conda:
         "../../envs/lstmfcn.yaml"
     shell:

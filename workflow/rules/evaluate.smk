@@ -15,6 +15,7 @@ rule evaluate:
         root=lambda wildcards, input: data_root(input.data),
     conda:
         "../../envs/lstmfcn.yaml"
+    priority: get_priority
     threads: 1
     shell:
         "lstmfcn evaluate {input.model:q} --info {input.info:q} --dataset {wildcards.dataset} "

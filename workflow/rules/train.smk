@@ -24,6 +24,7 @@ if PLAN.config["engine"] == "keras":
           out=lambda wildcards, output: os.path.dirname(output.model),
       conda:
           "../../envs/lstmfcn.yaml"
+      priority: get_priority
       threads: PLAN.config["threads"]
       resources:
           **get_train_resources(),
@@ -61,6 +62,7 @@ else:
           out=lambda wildcards, output: os.path.dirname(output.models[0]),
       conda:
           "../../envs/lstmfcn.yaml"
+      priority: get_priority
       threads: PLAN.config["threads"]
       resources:
           **get_train_resources(),
