@@ -22,6 +22,9 @@ pools, backends and XLA settings never leak from one to the next:
     one: the tracing epoch varies by ~0.3 s from fit to fit (several epochs' worth at
     n=50, so there e2 - e1 = 30 and the pair is repeated 3 times), and at n=8926 Keras's fit
     has a ~2.5 s one-off per fit that lands in the last epoch or after it.
+* engine (``--engine``): ``lstmfcn_bench.training.jax_engine.train_group`` under JAX on a
+  group of 3 seeds (the table's), a member's share of the group's steady epochs, the first
+  device call (it compiles) left out; a tiny size (n=20, T=70) joins the default sizes.
 * peak: the best of a few fp32 4096^2 matmuls in TF and NumPy, before and after the sizes.
 
 The machine may be shared: every measurement also records the share of the CPUs that other
@@ -57,6 +60,8 @@ from lstmfcn_bench.cost import flops_per_epoch as train_flops_per_epoch  # noqa:
 CELLS = 8
 DEFAULT_SIZES = ((50, 150), (1000, 500), (8926, 96))
 QUICK_SIZES = ((50, 150), (1000, 500))
+TINY_SIZE = (20, 70)  # the table's smallest datasets (SonyAIBORobotSurface1: n=20, T=70)
+ENGINE_SEEDS = 3  # a group: the table's seeds of one dataset x model x cells
 RESULT_TAG = "BENCH_RESULT "
 
 
@@ -408,15 +413,24 @@ def epoch_plan(n: int, T: int, quick: bool) -> dict:
     ours: `ours` epochs of which the first `warmup` are dropped; sktime: fits of e1 and e2
     epochs, `repeats` pairs."""
     small = n * T <= 200_000  # ~0.1 s per epoch
+    # engine: `engine` epochs in device calls of `chunk`; the first call (compiling) is dropped
     if quick:
         if small:
-            return {"ours": 6, "warmup": 1, "e1": 2, "e2": 12, "repeats": 1}
-        return {"ours": 3, "warmup": 1, "e1": 1, "e2": 3, "repeats": 1}
+            return {
+                "ours": 6,
+                "warmup": 1,
+                "e1": 2,
+                "e2": 12,
+                "repeats": 1,
+                "engine": 12,
+                "chunk": 4,
+            }
+        return {"ours": 3, "warmup": 1, "e1": 1, "e2": 3, "repeats": 1, "engine": 3, "chunk": 1}
     if small:
-        return {"ours": 15, "warmup": 2, "e1": 5, "e2": 35, "repeats": 3}
+        return {"ours": 15, "warmup": 2, "e1": 5, "e2": 35, "repeats": 3, "engine": 40, "chunk": 10}
     # e2 = 6: four middle epochs, so their median shrugs off the ~2.5 s one-off that Keras's
     # fit has at n=8926 (it lands in a random late epoch or after the last one)
-    return {"ours": 4, "warmup": 1, "e1": 1, "e2": 6, "repeats": 1}
+    return {"ours": 4, "warmup": 1, "e1": 1, "e2": 6, "repeats": 1, "engine": 3, "chunk": 1}
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -463,6 +477,11 @@ def main(argv=None) -> int:
         help="also time our loop with TF+XLA (jit_compile=True) and with KERAS_BACKEND=jax",
     )
     p.add_argument("--no-sktime", action="store_true", help="our side only")
+    p.add_argument(
+        "--engine",
+        action="store_true",
+        help=f"also time the JAX engine (a group of {ENGINE_SEEDS} seeds); adds n=20,T=70 to the default sizes",
+    )
     p.add_argument("--out", type=Path, default=Path("results/bench/training.csv"))
     p.add_argument(
         "--ours-python",
@@ -498,7 +517,8 @@ def main(argv=None) -> int:
     sizes = (
         parse_sizes(args.sizes)
         if args.sizes
-        else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+        else ([TINY_SIZE] if args.engine else [])
+        + list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     )
     wait_idle = args.wait_idle if args.wait_idle is not None else (10.0 if args.quick else 60.0)
     if args.retries is None:
@@ -543,6 +563,7 @@ def main(argv=None) -> int:
             "sktime": None,
             "ours_tf_xla": None,
             "ours_jax": None,
+            "engine": None,
         }
         entry["ours"] = measure({**ours_spec, "xla": None}, args.ours_python)
         if not args.no_sktime:
@@ -553,6 +574,10 @@ def main(argv=None) -> int:
             entry["ours_tf_xla"] = measure({**ours_spec, "xla": True}, args.ours_python)
             jax_env = {"KERAS_BACKEND": "jax"}
             entry["ours_jax"] = measure({**ours_spec, "xla": None}, args.ours_python, jax_env)
+        if args.engine:
+            engine_spec = {"kind": "engine", "n": n, "T": T, "seeds": ENGINE_SEEDS}
+            engine_spec.update(epochs=plan["engine"], chunk=plan["chunk"])
+            entry["engine"] = measure(engine_spec, args.ours_python, {"KERAS_BACKEND": "jax"})
         raw.append(entry)
 
     log("peak again ...")
@@ -569,7 +594,7 @@ def main(argv=None) -> int:
         def frac(res, gflop=gflop):
             return None if res is None else gflop / res["s_per_epoch"] / peak
 
-        ours, sk = r["ours"], r["sktime"]
+        ours, sk, eng = r["ours"], r["sktime"], r["engine"]
         row = {
             "size": f"n={n},T={T}",
             "n": n,
@@ -594,11 +619,21 @@ def main(argv=None) -> int:
             if r["ours_jax"] is None
             else round(r["ours_jax"]["s_per_epoch"], 4),
             "ours_in_train_on_batch_pct": round(100 * ours["train_on_batch_share"], 1),
+            "engine_s_per_run_epoch": None if eng is None else round(eng["s_per_epoch"], 4),
+            "engine_vs_ours": None
+            if eng is None
+            else round(ours["s_per_epoch"] / eng["s_per_epoch"], 2),
+            "engine_vs_sktime": None
+            if eng is None or sk is None
+            else round(sk["s_per_epoch"] / eng["s_per_epoch"], 2),
+            "engine_pct_peak": None if eng is None else round(100 * frac(eng), 1),
+            "engine_first_call_s": None if eng is None else round(eng["first_call_s"], 1),
             "other_load_ours": ours["other_load"],
             "other_load_sktime": None if sk is None else sk["other_load"],
+            "other_load_engine": None if eng is None else eng["other_load"],
             "peak_gflops": round(peak, 1),
         }
-        for key in ("other_load_ours", "other_load_sktime"):
+        for key in ("other_load_ours", "other_load_sktime", "other_load_engine"):
             if row[key] is not None:
                 row[key] = round(100 * row[key], 1)
         rows.append(row)
@@ -663,6 +698,38 @@ def main(argv=None) -> int:
             ratio = r["ours_tf_xla"]["s_per_epoch"] / r["ours"]["s_per_epoch"]
             print(f"| {row['size']} | " + " | ".join(cells) + f" | {ratio:.2f} |")
 
+    if args.engine:
+        print()
+        print(
+            f"The JAX engine (a group of {ENGINE_SEEDS} seeds; s per run-epoch = a member's share "
+            "of the group's epoch), beside our TF loop and sktime:"
+        )
+        print(
+            "| size | engine s/run-epoch | TF loop s/epoch | sktime s/epoch | engine vs TF loop "
+            "| engine vs sktime | engine % peak | TF loop % peak | engine / FLOP cost "
+            "| TF loop / FLOP cost | engine first call s | other load engine |"
+        )
+        print("|" + "---|" * 12)
+        for row in rows:
+            cost = row["s_at_peak"]
+            vs_sk = row["engine_vs_sktime"]
+            cells = [
+                row["size"],
+                fmt_s(row["engine_s_per_run_epoch"]),
+                fmt_s(row["ours_s_per_epoch"]),
+                fmt_s(row["sktime_s_per_epoch"]),
+                f"{row['engine_vs_ours']:.2f}x",
+                "-" if vs_sk is None else f"{vs_sk:.2f}x",
+                f"{row['engine_pct_peak']:.0f}%",
+                f"{row['ours_pct_peak']:.0f}%",
+                f"{row['engine_s_per_run_epoch'] / cost:.2f}x",
+                f"{row['ours_s_per_epoch'] / cost:.2f}x",
+                f"{row['engine_first_call_s']:.0f}",
+                f"{row['other_load_engine']}%",
+            ]
+            print("| " + " | ".join(cells) + " |")
+        print("(engine vs X = X's seconds / the engine's: above 1 means the engine is faster)")
+
     # targets
     print()
     print("Targets:")
@@ -689,12 +756,22 @@ def main(argv=None) -> int:
             f"(the issue's ~60 ms assumed a 215 GFLOP/s peak: "
             f"{'met' if small['ours_s_per_epoch'] <= 0.060 else 'not met'} against that)"
         )
+    tiny = by_size.get(TINY_SIZE)
+    if tiny and tiny["engine_s_per_run_epoch"] is not None:
+        ratio = tiny["engine_s_per_run_epoch"] / tiny["s_at_peak"]
+        print(
+            f"  [{'MET' if ratio <= 1.5 else 'NOT MET'}] the engine at n=20,T=70 within 1.5x of its "
+            f"FLOP cost ({1e3 * tiny['s_at_peak']:.1f} ms at peak): "
+            f"{1e3 * tiny['engine_s_per_run_epoch']:.1f} ms = {ratio:.2f}x "
+            f"(TF loop {tiny['ours_s_per_epoch'] / tiny['s_at_peak']:.2f}x)"
+        )
     if any((pk.get("other_load") or 0) > args.max_other_load for pk in peaks):
         print("  WARNING: a peak measurement was disturbed by other processes")
     loaded = [
         row["size"]
         for row in rows
-        if (row["other_load_ours"] or 0) > 10 or (row["other_load_sktime"] or 0) > 10
+        if max(row[k] or 0 for k in ("other_load_ours", "other_load_sktime", "other_load_engine"))
+        > 10
     ]
     if loaded:
         print(f"  WARNING: other processes used > 10% of the CPUs while timing {', '.join(loaded)}")
