@@ -107,6 +107,55 @@ def test_the_engine_trains_as_the_keras_loop_and_members_as_alone(tmp_path, data
     assert info["best_epoch"] == kept
 
 
+PROGRAMS = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from lstmfcn_bench import runtime
+    from lstmfcn_bench.data.dataset import load
+    from lstmfcn_bench.training import TrainConfig
+    from lstmfcn_bench.training.jax_engine import train_group
+
+    root, out = Path(sys.argv[1]), Path(sys.argv[2])
+    runtime.configure()
+    ds = load("ItalyPowerDemand", root)
+    configs = [
+        TrainConfig(model="alstmfcn", epochs=6, batch_size=16, plateau_patience=1,
+                    plateau_min_delta=0.02, seed=s, checkpoint_every=3)
+        for s in (0, 1, 2)
+    ]
+    runs = {}
+    for host_loop in (True, False):
+        paths = [out / f"{host_loop}{c.seed}.keras" for c in configs]
+        runs[str(host_loop)] = [
+            r.history for r in train_group(ds, configs, paths, log_every=0, host_loop=host_loop)
+        ]
+    json.dump(runs, open(out / "h.json", "w"))
+    """
+)
+
+
+def test_the_accelerators_program_computes_what_the_cpus_does(tmp_path, data_root):
+    """CI has no GPU, so the GPU's program (an interval of epochs per call, lax.scan over the
+    batches, members vmapped) runs here on the CPU beside the CPU's own (one call per epoch,
+    batches and members unrolled): the same histories, epoch by epoch."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAMS, str(data_root), str(tmp_path)],
+        env=JAX_ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    h = json.loads((tmp_path / "h.json").read_text())
+    for cpu, accelerator in zip(h["True"], h["False"], strict=True):
+        a, b = columns(cpu), columns(accelerator)
+        assert len(a["loss"]) == 6
+        np.testing.assert_allclose(b["loss"], a["loss"], rtol=1e-4)
+        np.testing.assert_allclose(b["lr"], a["lr"], rtol=1e-6)
+        np.testing.assert_allclose(b["accuracy"], a["accuracy"], atol=1 / 67 + 1e-6)
+    assert len({round(r["lr"], 8) for r in h["True"][0]}) > 1, "the plateau schedule should act"
+
+
 def train_cmd(data_root: Path, out: Path) -> list[str]:
     return [
         sys.executable, "-m", "lstmfcn_bench.cli", "train", "ItalyPowerDemand",

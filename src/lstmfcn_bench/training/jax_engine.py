@@ -117,6 +117,21 @@ def on_cpu() -> bool:
     return jax.devices()[0].platform == "cpu"
 
 
+def _unrolled(epoch):
+    """``epoch`` over the members one after another inside one program: the vmap of a CPU."""
+    import jax
+    import jax.numpy as jnp
+
+    def members(s, X, y, perms, active):
+        k = perms.shape[0]
+        outs = [
+            epoch(jax.tree.map(lambda a, i=i: a[i], s), X, y, perms[i], active[i]) for i in range(k)
+        ]
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+
+    return members
+
+
 def _program(model, config: TrainConfig, n: int, on_host_loop: bool):
     """``run(state, X, y, perms, active)``: ``perms`` (epochs, members, n) batch orders,
     ``active`` (epochs, members) which members train that epoch. Returns the new state and,
@@ -125,8 +140,8 @@ def _program(model, config: TrainConfig, n: int, on_host_loop: bool):
     On accelerators the whole span of epochs is one compiled program. XLA's CPU backend runs
     convolutions inside a loop construct tens of times slower than outside one (jax-ml/jax
     issue 12868; 1.2 s against 20 ms per LSTM-FCN step here), so on a CPU
-    (``on_host_loop``) each epoch is one compiled call with its batches unrolled, dispatched
-    from the host without waiting for the device."""
+    (``on_host_loop``) each epoch is one compiled call with its batches and its members
+    unrolled, dispatched from the host without waiting for the device."""
     import jax
     import jax.numpy as jnp
 
@@ -189,7 +204,9 @@ def _program(model, config: TrainConfig, n: int, on_host_loop: bool):
         kept = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, s)
         return kept, (loss, acc, lr_used)
 
-    members = jax.vmap(epoch, in_axes=(0, None, None, 0, 0))
+    # Vmapped convolutions become grouped ones, which XLA's CPU backend runs 1.4-2x slower than
+    # the members' convolutions one after another (bench/README.md).
+    members = _unrolled(epoch) if on_host_loop else jax.vmap(epoch, in_axes=(0, None, None, 0, 0))
     if on_host_loop:
         one_epoch = jax.jit(members)
 
@@ -215,10 +232,13 @@ def train_group(
     *,
     log=print,
     log_every: int = 1,
+    host_loop: bool | None = None,
 ) -> list[TrainResult]:
     """Train the runs ``configs`` (one configuration, several seeds) as one program and write
     each member's ``.keras``, history CSV and ``_train.json`` at ``model_paths``; resume every
-    member from its resume state when a previous attempt left one."""
+    member from its resume state when a previous attempt left one. ``host_loop``: the CPU's
+    program (one call per epoch, batches and members unrolled) or the accelerators' (an
+    interval per call, members vmapped); by default the one that suits the device."""
     import jax
     import jax.numpy as jnp
 
@@ -250,7 +270,7 @@ def train_group(
     state = jax.tree.map(jnp.asarray, _stack(arrays))
     X, y = jnp.asarray(X_host), jnp.asarray(y_host)
     n = int(len(y_host))
-    run = _program(template, config, n, on_host_loop=on_cpu())
+    run = _program(template, config, n, on_host_loop=on_cpu() if host_loop is None else host_loop)
 
     histories = [list(s.history) for _, s, _ in members]
     seconds_before = [s.seconds for _, s, _ in members]
