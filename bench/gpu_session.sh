@@ -12,9 +12,9 @@
 # bench/bench_gpu.py times the engine beside our loop and fit, and projects the whole table.
 #
 # TensorFlow cannot travel there, so Keras runs on KERAS_BACKEND=jax. Keras, Snakemake, their
-# dependencies missing there and this package travel as wheels in .whl/ (built here with
-# `pip download --no-deps --only-binary=:all: --python-version 3.12 ...` and
-# `pip wheel --no-deps -w .whl .`). Results go to $OUT (default results/gpu).
+# dependencies missing there and this package travel as wheels in .whl/: build it here first,
+# `.venv/bin/python bench/gpu_wheels.py` (~30 MiB, 45 wheels), and name it in the call's carry.
+# Results go to $OUT (default results/gpu).
 set -uo pipefail
 stage=${1:?usage: gpu_session.sh smoke|engine|bench|repro}
 OUT=${OUT:-results/gpu}
