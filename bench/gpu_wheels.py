@@ -5,7 +5,7 @@ bench/gpu_image_packages.txt, from the workplace's description of the image) but
 Snakemake or this package, and they cannot reach a package index. So the wheels travel with the
 working tree (`carry: [".whl"]`) and bench/gpu_session.sh installs them into /tmp/site.
 
-    .venv/bin/python bench/gpu_wheels.py            # -> .whl/ (git-ignored), ~15 MiB
+    .venv/bin/python bench/gpu_wheels.py            # -> .whl/ (git-ignored), ~30 MiB
     .venv/bin/python bench/gpu_wheels.py --list     # only print what would be fetched
 
 What is fetched: the installed dependency closure of `lstmfcn-bench[workflow]` at the versions
@@ -46,22 +46,29 @@ def canonical(name: str) -> str:
 
 
 def closure(root: str, extras: tuple[str, ...], skip: set[str]) -> dict[str, str]:
-    """Installed distributions reachable from `root[extras]`, not through `skip`: name -> version."""
+    """Installed distributions reachable from `root[extras]`, not through `skip`: name -> version.
+    Markers are read as on the GPU machine's Python; a package met again with other extras is
+    walked again for them."""
     found: dict[str, str] = {}
+    walked: set[tuple[str, str]] = set()  # (package, extra) pairs already followed
     stack = [(root, extras)]
     while stack:
         name, wanted = stack.pop()
         key = canonical(name)
-        if key in found or key in skip:
+        if key in skip:
+            continue
+        todo = [e for e in ("", *wanted) if (key, e) not in walked]
+        if not todo:
             continue
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             raise SystemExit(f"{name} is needed but not installed here: install it first") from None
         found[key] = dist.version
+        walked.update((key, e) for e in todo)
         for text in dist.requires or []:
             req = Requirement(text)
-            environments = [{"extra": e} for e in wanted] or [{"extra": ""}]
+            environments = [{"extra": e, "python_version": PYTHON} for e in todo]
             if req.marker is None or any(req.marker.evaluate(env) for env in environments):
                 stack.append((req.name, tuple(req.extras)))
     return found
@@ -105,7 +112,10 @@ def main(argv=None) -> int:
             subprocess.run(
                 [*pip, "wheel", "-q", "--no-deps", "-w", str(args.out), spec], check=True
             )
-            built = next(args.out.glob(f"{name.replace('-', '_')}-{version}-*.whl"), None)
+            stem = f"{name.replace('-', '_')}-{version}-".lower()
+            built = next(
+                (w for w in args.out.glob("*.whl") if w.name.lower().startswith(stem)), None
+            )
             if built is None or not built.name.endswith("-py3-none-any.whl"):
                 raise SystemExit(f"{spec}: no wheel for CPython {PYTHON} and not pure Python")
             print(f"{spec}: built from its sdist (pure Python)")

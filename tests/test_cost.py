@@ -157,6 +157,9 @@ def test_jobs_start_cheapest_dataset_first_and_the_first_listed_seed_first():
         }
     )
     assert dear.priority("GunPoint") > dear.priority("ItalyPowerDemand")
+    # a file named on the command line, outside the config, still gets a priority: the lowest
+    assert plan.priority("Coffee", 7) == plan.priority("Coffee") == 0
+    assert plan.priority("ArrowHead", 7) == plan.priority("ArrowHead") == 1  # a seed not listed
 
 
 def _rows(out: str) -> dict[str, str]:

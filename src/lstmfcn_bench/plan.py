@@ -49,8 +49,9 @@ class Plan:
         """Snakemake priority of a job of `dataset` (higher starts first): the dataset's cost
         rank, plus a fraction below 1 that favours the config's earlier seeds (a seed is
         complete, and publishable, once all its cells are), so datasets never interleave."""
-        rank = self.start_order[dataset]
-        if seed is None:
+        # A target outside the config (a file named on the command line) starts last.
+        rank = self.start_order.get(dataset, 0)
+        if seed not in self.seeds:
             return rank
         return rank + (len(self.seeds) - 1 - self.seeds.index(seed)) / len(self.seeds)
 
