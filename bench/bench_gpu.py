@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_training as cpu_bench  # noqa: E402  (the CPU benchmark's workers and FLOP count)
 
-SIZES = ((20, 70), (50, 150), (1000, 500), (8926, 96))
+SIZES = ((20, 70), (50, 150), (1000, 500), (8926, 96))  # the order of the table's rows
 EPOCHS = {
     (20, 70): (60, 10),
     (50, 150): (40, 5),
@@ -140,15 +140,20 @@ def run_worker(spec: dict) -> None:
     print(cpu_bench.RESULT_TAG + json.dumps(fn(**spec)), flush=True)
 
 
-def spawn(spec: dict, env_extra: dict, log) -> dict | None:
+def spawn(spec: dict, env_extra: dict, log, timeout: float | None = None) -> dict | None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **env_extra}
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, str(HERE), "--worker", json.dumps(spec)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(HERE), "--worker", json.dumps(spec)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        log(f"  TIMED OUT after {timeout:.0f}s (the deadline): {spec} {env_extra}")
+        return None
     wall = time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(cpu_bench.RESULT_TAG)]
     if proc.returncode != 0 or not lines:
@@ -159,12 +164,123 @@ def spawn(spec: dict, env_extra: dict, log) -> dict | None:
     return json.loads(lines[-1][len(cpu_bench.RESULT_TAG) :])
 
 
+KINDS = ("ours", "fit", "engine")
+PRECISIONS = ("fp32", "tf32")  # full fp32 (`lstmfcn train`'s default) and TF32 (`--tf32`)
+#: The size the speed targets name first (engine >= 10x ours and >= 3x fit there).
+TARGET_SIZE = (50, 150)
+
+
+def measurement_order(sizes: list[tuple[int, int]]) -> list[tuple[str, tuple[int, int], str]]:
+    """(kind, size, precision) in the order they are measured, the most wanted first, so that a
+    run stopped by its deadline has what the issue's targets need: the three paths at the
+    target size in fp32; then the engine everywhere (the % of peak and the table's projection
+    need only it); then our loop and fit at the other sizes and precisions."""
+    order = []
+    if TARGET_SIZE in sizes:
+        order += [(kind, TARGET_SIZE, "fp32") for kind in ("engine", "ours", "fit")]
+    order += [("engine", size, prec) for size in sizes for prec in PRECISIONS]
+    order += [(k, size, prec) for size in sizes for prec in PRECISIONS for k in ("ours", "fit")]
+    seen: set = set()
+    return [m for m in order if not (m in seen or seen.add(m))]
+
+
+def make_row(backend: str, peak: dict, n: int, T: int, prec: str, got: dict) -> dict:
+    """One table row from the measurements `got` (kind -> result or None) of one size."""
+    gflop = cpu_bench.train_flops_per_epoch(n, T) / 1e9
+    peak_tflops = peak[prec]
+    s = {k: (got.get(k) or {}).get("s_per_epoch") for k in KINDS}
+
+    def share(seconds):
+        return None if seconds is None else round(100 * gflop / seconds / (1e3 * peak_tflops), 2)
+
+    def ratio(slow, fast):
+        return None if slow is None or fast is None else round(slow / fast, 2)
+
+    def rounded(x, digits):
+        return None if x is None else round(x, digits)
+
+    ours = got.get("ours")
+    return {
+        "backend": backend,
+        "precision": prec,
+        "device": peak["device"],
+        "size": f"n={n},T={T}",
+        "gflop_per_epoch": round(gflop, 2),
+        "ours_s_per_epoch": rounded(s["ours"], 5),
+        "fit_s_per_epoch": rounded(s["fit"], 5),
+        "ours_speed_vs_fit": ratio(s["fit"], s["ours"]),
+        "ours_pct_peak": share(s["ours"]),
+        "fit_pct_peak": share(s["fit"]),
+        "peak_tflops": round(peak_tflops, 1),
+        "peak_fp32_tflops": round(peak["fp32"], 1),
+        "n": n,
+        "T": T,
+        "engine_s_per_run_epoch": rounded(s["engine"], 6),
+        "engine_speed_vs_ours": ratio(s["ours"], s["engine"]),
+        "engine_speed_vs_fit": ratio(s["fit"], s["engine"]),
+        "engine_pct_peak": share(s["engine"]),
+        "ours_in_train_on_batch_pct": None
+        if ours is None
+        else round(100 * ours["train_on_batch_share"], 1),
+    }
+
+
+def write_results(out: Path, rows: list[dict], raw: dict, started: float) -> None:
+    """The CSV and the JSON beside it, replaced whole after every measurement, so that a run
+    killed at its limit leaves what it had measured."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if rows:
+        tmp = out.with_name(out.name + ".tmp")
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, out)
+    doc = {"rows": rows, "raw": raw, "seconds": time.time() - started}
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, out.with_suffix(".json"))
+
+
+def print_table(rows: list[dict]) -> None:
+    print()
+    print("# GPU training throughput (cells 8, batch 128; FLOPs/epoch = 6 * n * T * 263168)")
+    print(
+        "| backend | precision | size | ours s/epoch | Keras fit s/epoch | ours speed vs fit "
+        "| ours % peak | fit % peak | peak TFLOP/s | ours in train_on_batch "
+        "| engine s/run-epoch | engine vs ours | engine vs fit | engine % peak |"
+    )
+    print("|" + "---|" * 14)
+
+    def f(x, unit=""):
+        return "-" if x is None else f"{x}{unit}"
+
+    for r in rows:
+        print(
+            f"| {r['backend']} | {r['precision']} | {r['size']} | {f(r['ours_s_per_epoch'])} "
+            f"| {f(r['fit_s_per_epoch'])} | {f(r['ours_speed_vs_fit'], 'x')} "
+            f"| {f(r['ours_pct_peak'], '%')} | {f(r['fit_pct_peak'], '%')} | {r['peak_tflops']} "
+            f"| {f(r['ours_in_train_on_batch_pct'], '%')} | {f(r['engine_s_per_run_epoch'])} "
+            f"| {f(r['engine_speed_vs_ours'], 'x')} | {f(r['engine_speed_vs_fit'], 'x')} "
+            f"| {f(r['engine_pct_peak'], '%')} |"
+        )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backends", default="jax", help="comma list of jax, torch")
-    p.add_argument("--sizes", help="comma list of NxT (default: the CPU benchmark's three)")
+    p.add_argument(
+        "--sizes", help="comma list of NxT (default: 20x70 and the CPU benchmark's three)"
+    )
     p.add_argument("--epochs-scale", type=float, default=1.0, help="scale the epoch counts")
     p.add_argument("--peak-n", type=int, default=8192, help="matmul size for the peak")
+    p.add_argument(
+        "--deadline-s",
+        type=float,
+        default=None,
+        help="stop after this many seconds: no measurement starts later, a running one is "
+        "killed at it (the most wanted run first: see measurement_order)",
+    )
     p.add_argument("--out", type=Path, default=Path("results/bench/gpu.csv"))
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -176,91 +292,44 @@ def main(argv=None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     sizes = cpu_bench.parse_sizes(args.sizes) if args.sizes else list(SIZES)
+    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
     started = time.time()
-    rows, raw = [], {}
+
+    def left() -> float | None:
+        return None if args.deadline_s is None else args.deadline_s - (time.time() - started)
+
+    rows: list[dict] = []
+    raw: dict = {}
     for backend in args.backends.split(","):
         env = {"KERAS_BACKEND": backend}
-        peak = spawn({"kind": "peak", "backend": backend, "N": args.peak_n}, env, log)
+        peak = spawn({"kind": "peak", "backend": backend, "N": args.peak_n}, env, log, left())
         if peak is None:
             continue
         log(
             f"{backend} on {peak['device']}: peak fp32 {peak['fp32']:.1f} TFLOP/s, TF32 {peak['tf32']:.1f}"
         )
-        # Full fp32 (the project's default, `lstmfcn train`) and TF32 (`--tf32`).
-        precisions = ["fp32", "tf32"]
-        for n, T in sizes:
+        got: dict = {}  # (size, prec) -> kind -> result
+        for kind, (n, T), prec in measurement_order(sizes):
+            remaining = left()
+            if remaining is not None and remaining < 10:
+                log(f"  deadline: {kind} {n}x{T} {prec} and the rest not measured")
+                break
             epochs, warmup = EPOCHS.get((n, T), (10, 2))
             epochs = max(warmup + 3, round(epochs * args.epochs_scale))
-            spec = {"n": n, "T": T, "epochs": epochs, "warmup": warmup}
-            gflop = cpu_bench.train_flops_per_epoch(n, T) / 1e9
-            for prec in precisions:
-                tf32 = prec == "tf32"
-                ours = spawn({"kind": "ours", **spec, "tf32": tf32}, env, log)
-                fit = spawn({"kind": "fit", **spec, "tf32": tf32}, env, log)
-                engine = spawn({"kind": "engine", **spec, "tf32": tf32}, env, log)
-                raw[f"{backend}-{prec}-{n}x{T}"] = {"ours": ours, "fit": fit, "engine": engine}
-                peak_tflops = peak["tf32"] if tf32 else peak["fp32"]
+            spec = {"kind": kind, "n": n, "T": T, "epochs": epochs, "warmup": warmup}
+            res = spawn({**spec, "tf32": prec == "tf32"}, env, log, remaining)
+            got.setdefault(((n, T), prec), {})[kind] = res
+            raw.setdefault(f"{backend}-{prec}-{n}x{T}", {})[kind] = res
+            mine = [
+                make_row(backend, peak, n_, T_, prec_, got[((n_, T_), prec_)])
+                for (n_, T_) in sizes
+                for prec_ in PRECISIONS
+                if ((n_, T_), prec_) in got
+            ]
+            rows = [r for r in rows if r["backend"] != backend] + mine
+            write_results(out, rows, raw, started)
 
-                def share(res, gflop=gflop, peak_tflops=peak_tflops):
-                    if res is None:
-                        return None
-                    return round(100 * gflop / res["s_per_epoch"] / (1e3 * peak_tflops), 2)
-
-                rows.append(
-                    {
-                        "backend": backend,
-                        "precision": prec,
-                        "device": peak["device"],
-                        "size": f"n={n},T={T}",
-                        "gflop_per_epoch": round(gflop, 2),
-                        "ours_s_per_epoch": None if ours is None else round(ours["s_per_epoch"], 5),
-                        "fit_s_per_epoch": None if fit is None else round(fit["s_per_epoch"], 5),
-                        "ours_speed_vs_fit": None
-                        if ours is None or fit is None
-                        else round(fit["s_per_epoch"] / ours["s_per_epoch"], 2),
-                        "ours_pct_peak": share(ours),
-                        "fit_pct_peak": share(fit),
-                        "peak_tflops": round(peak_tflops, 1),
-                        "peak_fp32_tflops": round(peak["fp32"], 1),
-                        "n": n,
-                        "T": T,
-                        "engine_s_per_run_epoch": None
-                        if engine is None
-                        else round(engine["s_per_epoch"], 6),
-                        "engine_speed_vs_ours": None
-                        if engine is None or ours is None
-                        else round(ours["s_per_epoch"] / engine["s_per_epoch"], 2),
-                        "engine_speed_vs_fit": None
-                        if engine is None or fit is None
-                        else round(fit["s_per_epoch"] / engine["s_per_epoch"], 2),
-                        "engine_pct_peak": share(engine),
-                        "ours_in_train_on_batch_pct": None
-                        if ours is None
-                        else round(100 * ours["train_on_batch_share"], 1),
-                    }
-                )
-
-    print()
-    print("# GPU training throughput (cells 8, batch 128; FLOPs/epoch = 6 * n * T * 263168)")
-    print(
-        "| backend | precision | size | ours s/epoch | Keras fit s/epoch | ours speed vs fit "
-        "| ours % peak | fit % peak | peak TFLOP/s | ours in train_on_batch "
-        "| engine s/run-epoch | engine vs ours | engine vs fit | engine % peak |"
-    )
-    print("|" + "---|" * 14)
-    for r in rows:
-
-        def f(x, unit=""):
-            return "-" if x is None else f"{x}{unit}"
-
-        print(
-            f"| {r['backend']} | {r['precision']} | {r['size']} | {f(r['ours_s_per_epoch'])} "
-            f"| {f(r['fit_s_per_epoch'])} | {f(r['ours_speed_vs_fit'], 'x')} "
-            f"| {f(r['ours_pct_peak'], '%')} | {f(r['fit_pct_peak'], '%')} | {r['peak_tflops']} "
-            f"| {f(r['ours_in_train_on_batch_pct'], '%')} | {f(r['engine_s_per_run_epoch'])} "
-            f"| {f(r['engine_speed_vs_ours'], 'x')} | {f(r['engine_speed_vs_fit'], 'x')} "
-            f"| {f(r['engine_pct_peak'], '%')} |"
-        )
+    print_table(rows)
     from bench_engine import print_projection
 
     for backend, prec in sorted({(r["backend"], r["precision"]) for r in rows}):
@@ -269,15 +338,6 @@ def main(argv=None) -> int:
     if not rows:
         print("no measurement succeeded")
         return 1
-    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    out.with_suffix(".json").write_text(
-        json.dumps({"rows": rows, "raw": raw, "seconds": time.time() - started}, indent=1) + "\n"
-    )
     print(f"\nwrote {out} ({(time.time() - started) / 60:.1f} min)")
     return 0
 
