@@ -1,28 +1,62 @@
 #!/usr/bin/env bash
 # The GPU checks, as run on a lent GPU machine (H100/H200 with JAX and PyTorch, no TensorFlow).
 #
+#   bash bench/gpu_session.sh all     # what a lent session runs, in one call (below)
 #   bash bench/gpu_session.sh smoke   # CLI train + evaluate of ALSTM-FCN on GunPoint under JAX
-#   bash bench/gpu_session.sh bench   # bench/bench_gpu.py: our loop vs Keras fit, fp32 and TF32
+#   bash bench/gpu_session.sh bench   # bench/bench_gpu.py: the engine, our loop and Keras fit
 #   bash bench/gpu_session.sh repro   # the workflow on the demo datasets, gpu=true, cells
-#                                     # 8/64/128 x 3 seeds x 2000 epochs, 14 jobs sharing the GPU,
-#                                     # records under $OUT/reproduction
+#                                     # 8/64/128 x 3 seeds x 2000 epochs, 14 jobs sharing the GPU
 #   bash bench/gpu_session.sh engine  # the JAX engine: one 3-seed group through the CLI
 #   REPRO_CONFIG='engine=jax' bash bench/gpu_session.sh repro   # the workflow with the engine
 #
-# bench/bench_gpu.py times the engine beside our loop and fit, and projects the whole table.
+# `all` fits a session's device time (15 minutes, the machine's start included) into one call
+# of at most 10 minutes, each part with its share of ALL_S seconds (default 540): first
+# bench/bench_gpu.py alone on the GPU (BENCH_S, default 240; the most wanted measurements first),
+# then together on the GPU bench/precision_check.py (TF32 against fp32, 2000 epochs) and the
+# reproduction itself with the engine on the datasets of .gpu-data, cheapest first, until
+# ALL_S is spent; then the finished seeds are published into the tarball brought back.
 #
 # TensorFlow cannot travel there, so Keras runs on KERAS_BACKEND=jax. Keras, Snakemake, their
-# dependencies missing there and this package travel as wheels in .whl/: build it here first,
-# `.venv/bin/python bench/gpu_wheels.py` (~30 MiB, 45 wheels), and name it in the call's carry.
-# Results go to $OUT (default results/gpu).
+# dependencies missing there and this package travel as wheels in .whl/, the datasets as zips in
+# .gpu-data/: build both here first (`.venv/bin/python bench/gpu_wheels.py`, ~30 MiB, and
+# `.venv/bin/python bench/gpu_data.py`, ~24 MiB) and name both in the call's carry. Results go
+# to $OUT (default results/gpu): at most 8 files, none deeper than $OUT/a/b/, so the records
+# come back inside repro.tar.gz (results/published/ in it: `lstmfcn publish` of the device's
+# results), not as a folder.
 set -uo pipefail
-stage=${1:?usage: gpu_session.sh smoke|engine|bench|repro}
+stage=${1:?usage: gpu_session.sh all|smoke|engine|bench|repro}
 OUT=${OUT:-results/gpu}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 export TF_CPP_MIN_LOG_LEVEL=2
+# The commit the wheel was built from (no .git travels), for the records' provenance.
+LSTMFCN_BENCH_CODE=$(cat .whl/code.txt) && export LSTMFCN_BENCH_CODE
+
+# The workflow (preset ucr85, the paper's protocol, gpu=true, 3 seeds) for $1 seconds, with the
+# extra config words in $2; then its finished seeds published and everything but the checkpoints
+# packed into $OUT/repro.tar.gz.
+reproduce() {
+    local - start rc
+    set -f  # the config words hold [...], which is not a glob
+    start=$(date +%s)
+    # The jobs share the GPU: cap each JAX process's memory pool (its autotuner otherwise keeps
+    # tens of GiB of scratch per process and the later jobs find the GPU full).
+    # shellcheck disable=SC2086  # $2 is a list of config words
+    XLA_PYTHON_CLIENT_MEM_FRACTION=0.05 timeout "$1" snakemake --cores 16 --resources gpu=14 -q \
+        --config preset=ucr85 gpu=true threads=1 'seeds=[0,1,2]' $2 \
+        > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's children would hold it open
+    rc=$?
+    echo "workflow: $(($(date +%s) - start)) s, exit $rc" | tee -a "$OUT/repro_snakemake.log"
+    # The finished seeds' records: here `lstmfcn publish` into results/published; back home,
+    # copy its runs/ into reproduction/runs and run `lstmfcn aggregate reproduction/`.
+    lstmfcn publish results --to results/published 2>&1 | tail -5
+    tar czf "$OUT/repro.tar.gz" --exclude='*.keras' --exclude='*.resume.npz' \
+        results/published results/tables results/metrics results/models results/logs \
+        results/benchmarks results/figures results/precision 2>/dev/null
+    return $rc
+}
 
 case "$stage" in
 smoke)
@@ -44,26 +78,30 @@ bench)
     python3 bench/bench_gpu.py --out "$OUT/gpu.csv" 2>&1 | tee "$OUT/bench_gpu.log"
     ;;
 repro)
-    start=$(date +%s)
-    # 14 jobs share the GPU: cap each JAX process's memory pool (its autotuner otherwise keeps
-    # tens of GiB of scratch per process and the later jobs find the GPU full).
-    export XLA_PYTHON_CLIENT_MEM_FRACTION=0.06
-    # The paper's protocol (preset ucr85) on the demo datasets, or as REPRO_CONFIG says, e.g.
-    # REPRO_CONFIG='source=../shared/ucr2018 budget_hours=0.2' for the cheapest that fit.
-    timeout "${REPRO_TIMEOUT:-420}" snakemake --cores 16 --resources gpu=14 -q \
-        --config preset=ucr85 gpu=true threads=1 'seeds=[0,1,2]' \
-        ${REPRO_CONFIG:-'datasets=[GunPoint,ItalyPowerDemand,ArrowHead]'} \
-        > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's
-    # children would hold it open past the timeout
+    # The demo datasets, or as REPRO_CONFIG says, e.g.
+    # REPRO_CONFIG='engine=jax source=.gpu-data/ucr2018 datasets=[...]' (bench/gpu_data.py).
+    reproduce "${REPRO_TIMEOUT:-420}" "${REPRO_CONFIG:-datasets=[GunPoint,ItalyPowerDemand,ArrowHead]}"
     rc=$?
-    echo "workflow: $(($(date +%s) - start)) s, exit $rc" | tee -a "$OUT/repro_snakemake.log"
-    # The finished seeds' records, to commit here: `lstmfcn publish` of the copy brought back
-    # (or copy $OUT/reproduction/runs into reproduction/runs), then `lstmfcn aggregate`.
-    lstmfcn publish results --to "$OUT/reproduction" 2>&1 | tail -5
-    # Everything but the checkpoints (the tables, metrics, histories, logs, figures).
-    tar czf "$OUT/repro.tar.gz" --exclude='*.keras' --exclude='*.resume.npz' \
-        results/tables results/metrics results/models results/logs results/benchmarks \
-        results/figures 2>/dev/null
+    ls -la "$OUT"
+    exit $rc
+    ;;
+all)
+    t0=$(date +%s)
+    total=${ALL_S:-540}
+    [ -s .gpu-data/datasets.txt ] || { echo "no .gpu-data: run bench/gpu_data.py here first" >&2; exit 1; }
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/bench_gpu.log" 2>&1
+    python3 bench/bench_gpu.py --deadline-s "${BENCH_S:-240}" --out "$OUT/gpu.csv" >> "$OUT/bench_gpu.log" 2>&1
+    echo "bench: $(($(date +%s) - t0)) s"
+    left=$((total - ($(date +%s) - t0)))
+    # TF32 against fp32 beside the reproduction; it is cheap (6 one-batch groups).
+    # A rehearsal on a CPU shortens both: PRECISION_EPOCHS=20 REPRO_EXTRA='epochs=5'.
+    timeout "$((left - 20))" python3 bench/precision_check.py --work results/precision \
+        --epochs "${PRECISION_EPOCHS:-2000}" --out "$OUT/precision.json" > "$OUT/precision.log" 2>&1 &
+    reproduce "$((left - 30))" \
+        "engine=jax source=.gpu-data/ucr2018 datasets=[$(cat .gpu-data/datasets.txt)] ${REPRO_EXTRA:-}"
+    rc=$?
+    wait
+    echo "all: $(($(date +%s) - t0)) s"
     ls -la "$OUT"
     exit $rc
     ;;

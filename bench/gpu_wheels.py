@@ -26,6 +26,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from lstmfcn_bench.runtime import code_version
+
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_PACKAGES = Path(__file__).with_name("gpu_image_packages.txt")
 ROOT = ("lstmfcn-bench", ("workflow",))
@@ -120,9 +122,19 @@ def main(argv=None) -> int:
                 raise SystemExit(f"{spec}: no wheel for CPython {PYTHON} and not pure Python")
             print(f"{spec}: built from its sdist (pure Python)")
     subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", str(args.out), str(REPO)], check=True)
+    # Outside a checkout the package cannot see its commit; gpu_session.sh hands this on as
+    # LSTMFCN_BENCH_CODE, so the records trained there name the code (runtime.code_version).
+    code = code_version.__wrapped__(REPO)
+    if code["commit"] is None:
+        raise SystemExit(f"{REPO} is not a git checkout: the records could not name their code")
+    state = "dirty" if code["dirty"] else "clean"
+    (args.out / "code.txt").write_text(f"{code['commit']} {state}\n")
     wheels = sorted(args.out.glob("*.whl"))
     size = sum(w.stat().st_size for w in wheels)
-    print(f"{len(wheels)} wheels, {size / 2**20:.1f} MiB -> {args.out} (carry it: carry=['.whl'])")
+    print(
+        f"{len(wheels)} wheels, {size / 2**20:.1f} MiB -> {args.out} (carry it: carry=['.whl']); "
+        f"code {code['commit'][:12]} {state}"
+    )
     return 0
 
 

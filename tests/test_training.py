@@ -417,6 +417,25 @@ def test_code_version_names_the_commit_and_a_dirty_tree(tmp_path):
     assert code_version.__wrapped__(repo) == {"commit": clean["commit"], "dirty": True}
 
 
+def test_an_installed_wheel_names_the_commit_its_builder_stated(tmp_path, monkeypatch):
+    # On a lent GPU the package runs from a wheel, outside any checkout: bench/gpu_wheels.py
+    # states the tree it built from, and only a well-formed statement is believed.
+    from lstmfcn_bench.runtime import code_version
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    for stated, expected in [
+        (f"{commit} clean", {"commit": commit, "dirty": False}),
+        (f"{commit} dirty", {"commit": commit, "dirty": True}),
+        (f"{commit} maybe", {"commit": None, "dirty": None}),
+        ("HEAD clean", {"commit": None, "dirty": None}),
+    ]:
+        monkeypatch.setenv("LSTMFCN_BENCH_CODE", stated)
+        assert code_version.__wrapped__(tmp_path) == expected, stated
+    monkeypatch.setenv("LSTMFCN_BENCH_CODE", f"{commit} clean")
+    here = code_version.__wrapped__(Path(__file__).parent)  # a checkout: git wins
+    assert here["commit"] != commit
+
+
 def test_protocol_differences_name_each_field():
     from dataclasses import asdict
 

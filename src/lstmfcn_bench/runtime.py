@@ -11,6 +11,7 @@ import functools
 import os
 import platform
 import random
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -160,8 +161,9 @@ def versions() -> dict[str, str]:
 def code_version(where: Path | None = None) -> dict:
     """The project commit the running package (or the folder ``where``) came from, and whether
     its tracked files had uncommitted changes (``dirty``): both ``None`` outside a git checkout
-    (an installed wheel). A published record names the code that trained it; a dirty tree
-    cannot be rebuilt."""
+    (an installed wheel), unless ``LSTMFCN_BENCH_CODE`` says "COMMIT clean" or "COMMIT dirty"
+    (what bench/gpu_wheels.py read off the tree it built the wheel from). A published record
+    names the code that trained it; a dirty tree cannot be rebuilt."""
     where = Path(where or Path(__file__).resolve().parent)
 
     def git(*args: str) -> str | None:
@@ -175,6 +177,14 @@ def code_version(where: Path | None = None) -> dict:
 
     commit = git("rev-parse", "HEAD")
     if commit is None:
-        return {"commit": None, "dirty": None}
+        return _stated_code_version(os.environ.get("LSTMFCN_BENCH_CODE", ""))
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
+
+
+def _stated_code_version(stated: str) -> dict:
+    """``LSTMFCN_BENCH_CODE``'s "COMMIT clean|dirty", or unknown when it says anything else."""
+    commit, _, state = stated.strip().partition(" ")
+    if re.fullmatch(r"[0-9a-f]{40}", commit) and state in ("clean", "dirty"):
+        return {"commit": commit, "dirty": state == "dirty"}
+    return {"commit": None, "dirty": None}
