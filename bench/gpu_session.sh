@@ -42,9 +42,10 @@ reproduce() {
     set -f  # the config words hold [...], which is not a glob
     start=$(date +%s)
     # The jobs share the GPU: cap each JAX process's memory pool (its autotuner otherwise keeps
-    # tens of GiB of scratch per process and the later jobs find the GPU full).
+    # tens of GiB of scratch per process and the later jobs find the GPU full); 0.04 leaves
+    # room for the 14 slots, precision_check.py's 6 groups beside them in `all`, and more.
     # shellcheck disable=SC2086  # $2 is a list of config words
-    XLA_PYTHON_CLIENT_MEM_FRACTION=0.05 timeout "$1" snakemake --cores 16 --resources gpu=14 -q \
+    XLA_PYTHON_CLIENT_MEM_FRACTION=0.04 timeout "$1" snakemake --cores 16 --resources gpu=14 -q \
         --config preset=ucr85 gpu=true threads=1 'seeds=[0,1,2]' $2 \
         > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's children would hold it open
     rc=$?
@@ -90,12 +91,14 @@ all)
     total=${ALL_S:-540}
     [ -s .gpu-data/datasets.txt ] || { echo "no .gpu-data: run bench/gpu_data.py here first" >&2; exit 1; }
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/bench_gpu.log" 2>&1
-    python3 bench/bench_gpu.py --deadline-s "${BENCH_S:-240}" --out "$OUT/gpu.csv" >> "$OUT/bench_gpu.log" 2>&1
+    # shellcheck disable=SC2086  # BENCH_ARGS: extra options (a rehearsal: --peak-n 512 --sizes 20x70,50x150)
+    python3 bench/bench_gpu.py --deadline-s "${BENCH_S:-240}" --out "$OUT/gpu.csv" ${BENCH_ARGS:-} \
+        >> "$OUT/bench_gpu.log" 2>&1
     echo "bench: $(($(date +%s) - t0)) s"
     left=$((total - ($(date +%s) - t0)))
     # TF32 against fp32 beside the reproduction; it is cheap (6 one-batch groups).
     # A rehearsal on a CPU shortens both: PRECISION_EPOCHS=20 REPRO_EXTRA='epochs=5'.
-    timeout "$((left - 20))" python3 bench/precision_check.py --work results/precision \
+    XLA_PYTHON_CLIENT_MEM_FRACTION=0.04 timeout "$((left - 20))" python3 bench/precision_check.py --work results/precision \
         --epochs "${PRECISION_EPOCHS:-2000}" --out "$OUT/precision.json" > "$OUT/precision.log" 2>&1 &
     reproduce "$((left - 30))" \
         "engine=jax source=.gpu-data/ucr2018 datasets=[$(cat .gpu-data/datasets.txt)] ${REPRO_EXTRA:-}"
