@@ -1,9 +1,10 @@
-"""GPU training throughput: our loop against Keras's own ``Model.fit``, side by side in one run.
+"""GPU training throughput: the JAX engine, our loop and Keras's ``Model.fit``, side by side in one run.
 
 The GPU row of the training benchmark. The lent GPU machines carry JAX and PyTorch but no
 TensorFlow, so this runs Keras 3 on ``KERAS_BACKEND=jax`` (and optionally ``torch``):
 
-    python bench/bench_gpu.py                       # JAX, the three sizes, ~3.5 min on an H200
+    python bench/bench_gpu.py                       # JAX, 20x70 and the three sizes
+    python bench/bench_gpu.py --deadline-s 240      # what fits in 4 min, the most wanted first
     python bench/bench_gpu.py --backends jax,torch  # + the PyTorch backend
 
 sktime, the CPU benchmark's peer, needs TensorFlow, so on the GPU the peer is the plain Keras
