@@ -21,6 +21,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_score
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import lstmfcn_bench
@@ -224,6 +225,9 @@ def test_import_after_keras_registers_at_once(saved_models):
 # --- scikit-learn's estimator checks -------------------------------------------------------------
 
 
+FLOAT32_CHECKS = ("check_methods_sample_order_invariance", "check_methods_subset_invariance")
+
+
 def expected_failed_checks(estimator) -> dict[str, str]:
     """The checks that cannot apply, each with its reason (xfail, strict: one that passes
     fails the test)."""
@@ -264,6 +268,16 @@ def test_scikit_learn_estimator_checks(estimator, check, eager_tensorflow, monke
     # check_array_api_input only runs with SciPy's array-API switch on (read at call time here;
     # these estimators take NumPy arrays, so SciPy's own array handling is not involved).
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+    if getattr(check, "func", check).__name__ in FLOAT32_CHECKS:
+        # These compare predictions for the same rows in another order or batch at float64's
+        # rtol 1e-7; the models compute in float32, whose kernels may round a row's last bit
+        # differently with its place in the batch (seen on AMD EPYC: 6e-8 apart). Compared at
+        # float32's precision instead, they still fail on any real dependence on order.
+        def float32_close(actual, desired, *args, err_msg="", **kwargs):
+            np.testing.assert_allclose(actual, desired, rtol=1e-5, atol=1e-6, err_msg=err_msg)
+
+        for name in ("assert_allclose", "assert_allclose_dense_sparse"):
+            monkeypatch.setattr(estimator_checks, name, float32_close)
     check(estimator)
 
 
