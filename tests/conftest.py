@@ -150,3 +150,18 @@ def run_until(cmd: list[str], prefix: str, sig: int, env: dict | None = None) ->
 def leftovers(cache: Path) -> list[str]:
     """Everything under the cache, dirs included: an error must leave nothing behind."""
     return sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*"))
+
+
+# --- order ------------------------------------------------------------------------------------
+
+#: The longest files (minutes each in CI), started first so that scripts/test's two workers
+#: (pytest-xdist, whole files each) end together instead of one finishing the slowest alone.
+LONGEST_FIRST = ("test_slurm.py", "test_jax_engine.py", "test_workflow.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every file keeps its own order

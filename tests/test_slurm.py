@@ -63,7 +63,7 @@ SLURM_TEST_ARGS = [
     "--slurm-keep-successful-logs",
 ]
 # No partition given: the executor submits to the cluster's default one (`debug` here).
-RUN_TIMEOUT = 600
+RUN_TIMEOUT = 900  # the SLURM and local runs together; ~400 s in CI beside another test worker
 
 
 def unavailable(reason: str):
