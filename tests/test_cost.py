@@ -7,6 +7,9 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -204,13 +207,74 @@ def test_plan_command_marks_what_a_local_folder_lacks(tmp_path, capsys):
     assert rows["ArrowHead"].endswith("not available")  # a TRAIN split without its TEST
     gunpoint_hours = float(rows["GunPoint"].split()[6])
     assert float(rows["GunPoint"].split()[7]) == pytest.approx(gunpoint_hours)  # alone counts
-    assert "available: 1 of 3 datasets" in out
-    assert "budget 100 h: the 1 cheapest available datasets fit" in out
+    assert "left to plan: 1 of 3 datasets (2 not available)" in out
+    assert "budget 100 h: the 1 cheapest datasets left fit" in out
     assert cost.available(["GunPoint", "Gun_Point", "ArrowHead"], tmp_path) == {
         "GunPoint": True,
         "Gun_Point": True,
         "ArrowHead": False,
     }
+
+
+def _publish_empty_records(root: Path, runs) -> None:
+    """Files where `lstmfcn publish` puts these runs' records (the plan looks at names only)."""
+    for run in runs:
+        path = run.path("record", root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+
+
+def test_a_budget_skips_the_datasets_already_published(tmp_path, capsys):
+    """The reproduction's contributors: `skip_published: reproduction` leaves out a dataset
+    whose every planned run has a record, so the budget goes to what the table lacks; a
+    dataset with only some of its runs recorded is planned whole."""
+    config = {"preset": "demo", "budget_hours": 100, "seeds": [0, 1]}
+    whole = make_plan(config)
+    assert whole.datasets[:2] == ["ItalyPowerDemand", "GunPoint"]  # the cheapest two
+    (tmp_path / "runs").mkdir()
+    _publish_empty_records(tmp_path, [r for r in whole.runs if r.dataset == "ItalyPowerDemand"])
+    _publish_empty_records(tmp_path, [r for r in whole.runs if r.dataset == "GunPoint"][:-1])
+    skipping = make_plan({**config, "skip_published": str(tmp_path)})
+    assert skipping.datasets == ["GunPoint", "ArrowHead"]
+    assert {r.dataset for r in skipping.runs} == {"GunPoint", "ArrowHead"}
+    assert set(skipping.train) == {"GunPoint", "ArrowHead"}
+    # one more seed than the records have: nothing is complete, nothing is left out
+    assert (
+        make_plan({**config, "seeds": [0, 1, 2], "skip_published": str(tmp_path)}).datasets[0]
+        == "ItalyPowerDemand"
+    )
+    # the plan table marks them and keeps them out of the budget
+    args = ["plan", "--preset", "demo", "--seeds", "2", "--budget-hours", "100"]
+    assert main([*args, "--skip-published", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    assert rows["ItalyPowerDemand"].endswith("published")
+    assert rows["GunPoint"].endswith("fits") and rows["ArrowHead"].endswith("fits")
+    assert float(rows["GunPoint"].split()[7]) == pytest.approx(float(rows["GunPoint"].split()[6]))
+    assert "left to plan: 2 of 3 datasets (1 published)" in out
+    # every run recorded: one clear line instead of an empty workflow
+    _publish_empty_records(tmp_path, whole.runs)
+    with pytest.raises(ConfigError, match="already holds every planned run: nothing left"):
+        make_plan({**config, "skip_published": str(tmp_path)})
+    for bad in (tmp_path / "nowhere", tmp_path / "runs"):
+        with pytest.raises(ConfigError, match="'skip_published': .* not a reproduction folder"):
+            make_plan({**config, "skip_published": str(bad)})
+        assert main([*args, "--skip-published", str(bad)]) == 2
+        assert "not a reproduction folder" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_the_plan_quietly():
+    """`lstmfcn plan | head`: the reader stops early; no traceback, the status a shell tool
+    stopped by its pipe gives."""
+    plan = subprocess.Popen(
+        [sys.executable, "-m", "lstmfcn_bench.cli", "plan", "--preset", "ucr128"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    plan.stdout.close()  # before it writes: its first line hits a closed pipe
+    assert plan.wait(timeout=120) == 141
+    assert plan.stderr.read() == b""
 
 
 def test_the_workflow_budget_with_a_local_folder_spends_it_on_what_the_folder_holds(tmp_path):

@@ -35,6 +35,7 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     from . import cost
     from .plan import make_plan
+    from .reproduction import published_datasets
 
     config = {"preset": args.preset, "datasets": args.datasets, "epochs": args.epochs}
     if args.seeds is not None:
@@ -46,7 +47,16 @@ def cmd_plan(args: argparse.Namespace) -> None:
     ):
         raise ConfigError(f"--budget-hours must be > 0, got {args.budget_hours}")
     plan = make_plan(config)
-    present = cost.available(plan.datasets, args.source) if args.source is not None else None
+    excluded = {}
+    if args.source is not None:
+        present = cost.available(plan.datasets, args.source)
+        excluded.update({d: "not available" for d, ok in present.items() if not ok})
+    if args.skip_published is not None:
+        try:
+            done = published_datasets(plan.runs, args.skip_published)
+        except LstmfcnError as e:
+            raise ConfigError(f"--skip-published {e}") from None
+        excluded.update({d: "published" for d in done})
     model = cost.DEFAULT
     if args.calibrate:
         print(
@@ -66,7 +76,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         f"preset {args.preset}: {len(plan.models)} models x cells "
         f"{'/'.join(map(str, plan.cells))} x {len(plan.seeds)} seed(s) per dataset, cheapest first"
     )
-    for line in cost.table(estimates, model, budget_hours=args.budget_hours, present=present):
+    for line in cost.table(estimates, model, budget_hours=args.budget_hours, excluded=excluded):
         print(line)
 
 
@@ -378,6 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a local folder source: datasets it lacks are 'not available', out of the budget",
     )
+    n.add_argument(
+        "--skip-published",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a reproduction folder (reproduction): datasets whose every run has a record there "
+        "are 'published', out of the budget (as the config's skip_published plans)",
+    )
     n.set_defaults(func=cmd_plan)
 
     f = sub.add_parser("fetch", help="download, verify and prepare datasets")
@@ -557,6 +575,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"lstmfcn {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lstmfcn plan | head`: the reader has what it wanted
+        # Python would report the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell tool that the pipe stopped
     return 0
 
 

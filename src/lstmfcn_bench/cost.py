@@ -316,13 +316,14 @@ def table(
     model: CostModel,
     *,
     budget_hours: float | None = None,
-    present: Mapping[str, bool] | None = None,
+    excluded: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The lines `lstmfcn plan` prints: one per dataset (cheapest first) with its rank, size,
-    steps, PFLOP and hours, the cumulative hours of the available ones, whether it fits the
-    budget; then the totals and the cost model's origin."""
-    present = present or {}
-    usable = [e for e in estimates if present.get(e.name, True)]
+    steps, PFLOP and hours, the cumulative hours of the ones left to plan, whether it fits the
+    budget; then the totals and the cost model's origin. ``excluded`` maps the datasets left
+    out of the plan and the budget to why ("not available", "published")."""
+    excluded = excluded or {}
+    usable = [e for e in estimates if e.name not in excluded]
     fits: set[str] = set()
     note = None
     if budget_hours is not None and usable:
@@ -334,12 +335,12 @@ def table(
         f"{'rank':>4}  {'dataset':<30} {'n_train':>7} {'T':>6} {'steps':>5} {'PFLOP':>8} "
         f"{'hours':>8} {'cum. h':>8}"
     )
-    if budget_hours is not None or present:
+    if budget_hours is not None or excluded:
         header += "  status"
     lines = [header]
     cum = 0.0
     for rank, e in enumerate(estimates, 1):
-        ok = present.get(e.name, True)
+        ok = e.name not in excluded
         if ok:
             cum += e.hours
         T = f"{e.length}*" if e.variable_length else str(e.length)
@@ -348,7 +349,7 @@ def table(
             f"{e.hours:>8.3f} {(f'{cum:.3f}' if ok else '-'):>8}"
         )
         if not ok:
-            line += "  not available"
+            line += f"  {excluded[e.name]}"
         elif budget_hours is not None:
             line += "  fits" if e.name in fits else "  over budget"
         lines.append(line)
@@ -360,16 +361,18 @@ def table(
         f"{sum(e.pflop for e in estimates):.2f} PFLOP, "
         f"{sum(e.hours for e in estimates):.2f} h estimated"
     )
-    if present:
+    if excluded:
+        why = sorted(set(excluded.values()))
         lines.append(
-            f"available: {len(usable)} of {len(estimates)} datasets, "
+            f"left to plan: {len(usable)} of {len(estimates)} datasets "
+            f"({len(estimates) - len(usable)} {' or '.join(why)}), "
             f"{sum(e.hours for e in usable):.2f} h"
         )
     if budget_hours is not None:
         kept = [e for e in usable if e.name in fits]
         lines.append(
             note
-            or f"budget {budget_hours:g} h: the {len(kept)} cheapest available datasets fit, "
+            or f"budget {budget_hours:g} h: the {len(kept)} cheapest datasets left fit, "
             f"{sum(e.hours for e in kept):.2f} h"
         )
     lines.append(f"cost model: {model.describe()}")

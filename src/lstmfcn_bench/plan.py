@@ -15,7 +15,8 @@ from pathlib import Path
 
 from . import cost, settings
 from .data import registry
-from .errors import ConfigError
+from .errors import ConfigError, LstmfcnError
+from .reproduction import published_datasets
 from .runs import Run
 from .training.config import PAPER_CELLS, TrainConfig
 
@@ -132,7 +133,8 @@ def _datasets(names, where: str) -> list[str]:
 
 def make_plan(config: dict) -> Plan:
     """Resolve presets and overrides into datasets × models × cells × seeds, or raise
-    ConfigError naming the offending key. With `budget_hours`, only the cheapest datasets
+    ConfigError naming the offending key. With `skip_published`, without the datasets whose
+    every run already has a committed record. With `budget_hours`, only the cheapest datasets
     whose estimated hours (:mod:`lstmfcn_bench.cost`, default figures) fit, cheapest first.
     Either way the jobs start in cost order (`Plan.priority`)."""
     config = checked_config(config)
@@ -156,6 +158,19 @@ def make_plan(config: dict) -> Plan:
         "batch": {d: t["batch_size"] for d, t in train.items()},
         "runs": len(models) * len(cells) * len(seeds),
     }
+    if config["skip_published"] is not None:  # what the committed records already hold
+        planned = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
+        try:
+            done = published_datasets(planned, Path(config["skip_published"]))
+        except LstmfcnError as e:
+            raise ConfigError(f"config key 'skip_published': {e}") from None
+        datasets = [d for d in datasets if d not in done]
+        train = {d: train[d] for d in datasets}
+        if not datasets:
+            raise ConfigError(
+                f"config key 'skip_published': {config['skip_published']} already holds every "
+                "planned run: nothing left to train"
+            )
     if config["budget_hours"] is not None:  # the cheapest that fit, cheapest first
         source = config["source"]
         if source is not None and Path(str(source)).expanduser().is_dir():

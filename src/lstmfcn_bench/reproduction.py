@@ -215,6 +215,16 @@ def publish(
     return outcome
 
 
+def published_datasets(runs, root: Path = ROOT) -> set[str]:
+    """The datasets of ``runs`` whose every run already has a record under ``root``: what a
+    plan with ``skip_published`` leaves out (a dataset with only some of them stays whole)."""
+    root = Path(root)
+    if not (root / "runs").is_dir():
+        raise LstmfcnError(f"{root}: not a reproduction folder (it has no runs/ folder)")
+    missing = {run.dataset for run in runs if not run.path("record", root).is_file()}
+    return {run.dataset for run in runs} - missing
+
+
 def record_paths(root: Path = ROOT) -> list[Path]:
     """Every record of a reproduction folder, in a stable order."""
     paths = sorted(Path(root, "runs").glob("*/*.json"))
