@@ -154,8 +154,9 @@ def leftovers(cache: Path) -> list[str]:
 
 # --- order ------------------------------------------------------------------------------------
 
-#: The longest files (minutes each in CI), started first so that scripts/test's two workers
-#: (pytest-xdist, whole files each) end together instead of one finishing the slowest alone.
+#: The longest files (minutes each in CI), started first, so that scripts/test's two workers
+#: (pytest-xdist, whole files each) share them out first and are less likely to end with one
+#: of them running the slowest alone.
 LONGEST_FIRST = ("test_slurm.py", "test_jax_engine.py", "test_workflow.py")
 
 

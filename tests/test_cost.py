@@ -5,6 +5,7 @@ estimated hours, the cheapest prefix within a budget, the workflow's `budget_hou
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import subprocess
@@ -216,26 +217,31 @@ def test_plan_command_marks_what_a_local_folder_lacks(tmp_path, capsys):
     }
 
 
-def _publish_empty_records(root: Path, runs) -> None:
-    """Files where `lstmfcn publish` puts these runs' records (the plan looks at names only)."""
+def _publish_records(root: Path, runs, epochs: int = 1000) -> None:
+    """Records where `lstmfcn publish` puts them, with the training settings the plan compares
+    (the demo preset's: 1000 epochs, batches of 128, patience 100, the dimension shuffle)."""
+    config = {"epochs": epochs, "batch_size": 128, "plateau_patience": 100, "shuffle": True}
     for run in runs:
         path = run.path("record", root)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("{}")
+        path.write_text(json.dumps({"train_config": {**config, "seed": run.seed}}))
 
 
 def test_a_budget_skips_the_datasets_already_published(tmp_path, capsys):
     """The reproduction's contributors: `skip_published: reproduction` leaves out a dataset
-    whose every planned run has a record, so the budget goes to what the table lacks; a
-    dataset with only some of its runs recorded is planned whole."""
-    config = {"preset": "demo", "budget_hours": 100, "seeds": [0, 1]}
+    whose every planned run has a record trained with the planned settings, before the budget
+    is spent, so the budget goes to what the table lacks; a dataset with only some of its runs
+    recorded, or recorded with other settings, is planned whole."""
+    config = {"preset": "demo", "seeds": [0, 1]}
+    hours = {e.name: e.hours for e in cost.ordered(make_plan(config).datasets, epochs=1000, runs=4)}
+    config["budget_hours"] = hours["GunPoint"] + hours["ArrowHead"]  # two fit, never all three
     whole = make_plan(config)
-    assert whole.datasets[:2] == ["ItalyPowerDemand", "GunPoint"]  # the cheapest two
+    assert whole.datasets == ["ItalyPowerDemand", "GunPoint"]  # the cheapest two
     (tmp_path / "runs").mkdir()
-    _publish_empty_records(tmp_path, [r for r in whole.runs if r.dataset == "ItalyPowerDemand"])
-    _publish_empty_records(tmp_path, [r for r in whole.runs if r.dataset == "GunPoint"][:-1])
+    _publish_records(tmp_path, [r for r in whole.runs if r.dataset == "ItalyPowerDemand"])
+    _publish_records(tmp_path, [r for r in whole.runs if r.dataset == "GunPoint"][:-1])
     skipping = make_plan({**config, "skip_published": str(tmp_path)})
-    assert skipping.datasets == ["GunPoint", "ArrowHead"]
+    assert skipping.datasets == ["GunPoint", "ArrowHead"]  # the budget went one further
     assert {r.dataset for r in skipping.runs} == {"GunPoint", "ArrowHead"}
     assert set(skipping.train) == {"GunPoint", "ArrowHead"}
     # one more seed than the records have: nothing is complete, nothing is left out
@@ -243,8 +249,16 @@ def test_a_budget_skips_the_datasets_already_published(tmp_path, capsys):
         make_plan({**config, "seeds": [0, 1, 2], "skip_published": str(tmp_path)}).datasets[0]
         == "ItalyPowerDemand"
     )
+    # other settings than the records' (a patience that costs the same): they do not count
+    assert make_plan({**config, "skip_published": str(tmp_path), "patience": 50}).datasets == [
+        "ItalyPowerDemand",
+        "GunPoint",
+    ]
     # the plan table marks them and keeps them out of the budget
-    args = ["plan", "--preset", "demo", "--seeds", "2", "--budget-hours", "100"]
+    budget = f"{config['budget_hours']}"
+    args = ["plan", "--preset", "demo", "--seeds", "2", "--budget-hours", budget]
+    assert main(args) == 0
+    assert _rows(capsys.readouterr().out)["ArrowHead"].endswith("over budget")
     assert main([*args, "--skip-published", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     rows = _rows(out)
@@ -253,7 +267,7 @@ def test_a_budget_skips_the_datasets_already_published(tmp_path, capsys):
     assert float(rows["GunPoint"].split()[7]) == pytest.approx(float(rows["GunPoint"].split()[6]))
     assert "left to plan: 2 of 3 datasets (1 published)" in out
     # every run recorded: one clear line instead of an empty workflow
-    _publish_empty_records(tmp_path, whole.runs)
+    _publish_records(tmp_path, whole.runs + make_plan({**config, "datasets": ["ArrowHead"]}).runs)
     with pytest.raises(ConfigError, match="already holds every planned run: nothing left"):
         make_plan({**config, "skip_published": str(tmp_path)})
     for bad in (tmp_path / "nowhere", tmp_path / "runs"):
@@ -263,16 +277,17 @@ def test_a_budget_skips_the_datasets_already_published(tmp_path, capsys):
         assert "not a reproduction folder" in capsys.readouterr().err
 
 
-def test_a_closed_pipe_ends_the_plan_quietly():
+@pytest.mark.parametrize("preset", ["ucr128", "demo"])
+def test_a_closed_pipe_ends_the_plan_quietly(preset):
     """`lstmfcn plan | head`: the reader stops early; no traceback, the status a shell tool
-    stopped by its pipe gives."""
+    stopped by its pipe gives, for a table larger than stdout's buffer (ucr128's 11 kB) and a
+    small one (demo's)."""
     plan = subprocess.Popen(
-        [sys.executable, "-m", "lstmfcn_bench.cli", "plan", "--preset", "ucr128"],
+        [sys.executable, "-m", "lstmfcn_bench.cli", "plan", "--preset", preset],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        bufsize=0,
     )
-    plan.stdout.close()  # before it writes: its first line hits a closed pipe
+    plan.stdout.close()  # before it writes: whatever it writes meets a closed pipe
     assert plan.wait(timeout=120) == 141
     assert plan.stderr.read() == b""
 

@@ -51,9 +51,9 @@ COMPARE = textwrap.dedent(
     # exactly those 3 rows); patience 2 so that the plateau schedule acts within 20 epochs.
     configs = [
         TrainConfig(model=sys.argv[3], epochs=int(sys.argv[4]), batch_size=16, plateau_patience=2,
-                    plateau_min_delta=0.02, seed=s, checkpoint_every=7)
+                    plateau_min_delta=0.02, seed=s, checkpoint_every=min(7, int(sys.argv[4]) - 1))
         for s in (0, 1, 2)
-    ]
+    ]  # a resume state is saved mid-run, however short
     keras_loop = [train(ds, c, out / f"k{c.seed}.keras", log_every=0).history for c in configs]
     group = [r.history for r in train_group(
         ds, configs, [out / f"g{c.seed}.keras" for c in configs], log_every=0)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         excluded.update({d: "not available" for d, ok in present.items() if not ok})
     if args.skip_published is not None:
         try:
-            done = published_datasets(plan.runs, args.skip_published)
+            done = published_datasets(plan.runs, plan.train, args.skip_published)
         except LstmfcnError as e:
             raise ConfigError(f"--skip-published {e}") from None
         excluded.update({d: "published" for d in done})
@@ -569,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is handled below, not at exit
     except LstmfcnError as e:
         print(f"lstmfcn {args.command}: error: {e}", file=sys.stderr)
         return getattr(e, "exit_code", 2)
@@ -576,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lstmfcn {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `lstmfcn plan | head`: the reader has what it wanted
+        if not stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode):
+            raise  # not our stdout's pipe (a socket, a pipe to a child): a real error
         # Python would report the pipe again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell tool that the pipe stopped

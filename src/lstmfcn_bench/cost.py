@@ -23,6 +23,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,10 +363,11 @@ def table(
         f"{sum(e.hours for e in estimates):.2f} h estimated"
     )
     if excluded:
-        why = sorted(set(excluded.values()))
+        shown = {e.name for e in estimates}
+        why = Counter(reason for name, reason in excluded.items() if name in shown)
         lines.append(
             f"left to plan: {len(usable)} of {len(estimates)} datasets "
-            f"({len(estimates) - len(usable)} {' or '.join(why)}), "
+            f"({', '.join(f'{n} {reason}' for reason, n in sorted(why.items()))}), "
             f"{sum(e.hours for e in usable):.2f} h"
         )
     if budget_hours is not None:

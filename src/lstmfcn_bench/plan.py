@@ -161,7 +161,7 @@ def make_plan(config: dict) -> Plan:
     if config["skip_published"] is not None:  # what the committed records already hold
         planned = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
         try:
-            done = published_datasets(planned, Path(config["skip_published"]))
+            done = published_datasets(planned, train, Path(config["skip_published"]))
         except LstmfcnError as e:
             raise ConfigError(f"config key 'skip_published': {e}") from None
         datasets = [d for d in datasets if d not in done]

@@ -215,13 +215,33 @@ def publish(
     return outcome
 
 
-def published_datasets(runs, root: Path = ROOT) -> set[str]:
-    """The datasets of ``runs`` whose every run already has a record under ``root``: what a
-    plan with ``skip_published`` leaves out (a dataset with only some of them stays whole)."""
-    root = Path(root)
+#: The plan's per-dataset training settings (plan.TRAIN_KEYS) as a record's ``train_config``
+#: names them; checkpoint_every changes no result, so a record need not match it.
+_SETTING_AS_RECORDED = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "patience": "plateau_patience",
+    "shuffle": "shuffle",
+}
+
+
+def published_datasets(runs, train: dict[str, dict], root: Path = ROOT) -> set[str]:
+    """The datasets of ``runs`` whose every run already has a record under ``root`` trained
+    with the settings ``train`` plans for its dataset: what a plan with ``skip_published``
+    leaves out (a dataset with only some of them, or recorded with other settings, stays)."""
+    root = Path(root).expanduser()
     if not (root / "runs").is_dir():
         raise LstmfcnError(f"{root}: not a reproduction folder (it has no runs/ folder)")
-    missing = {run.dataset for run in runs if not run.path("record", root).is_file()}
+
+    def recorded(run: Run) -> bool:
+        path = run.path("record", root)
+        if not path.is_file():
+            return False
+        config = _read_json(path, "record").get("train_config", {})
+        wanted = train[run.dataset]
+        return all(config.get(k) == wanted[s] for s, k in _SETTING_AS_RECORDED.items())
+
+    missing = {run.dataset for run in runs if not recorded(run)}
     return {run.dataset for run in runs} - missing
 
 
@@ -274,8 +294,8 @@ def status_block(root: Path = ROOT) -> str:
         "",
         f"- Datasets covered: **{len(in_paper)} of the paper's {PAPER_DATASETS}** "
         f"({', '.join(in_paper.index)}); seeds per dataset: {'/'.join(map(str, seeds))}; "
-        f"not covered yet: {PAPER_DATASETS - len(in_paper)} (`lstmfcn plan --preset ucr85` "
-        "lists them by cost).",
+        f"not covered yet: {PAPER_DATASETS - len(in_paper)} (`lstmfcn plan --preset ucr85 "
+        f"--seeds 3 --skip-published {name}` lists them by cost).",
         "- Protocol: "
         + (
             "the paper's (2000 epochs, cells 8/64/128 chosen per seed by training loss)."
