@@ -332,7 +332,7 @@ def status_block(root: Path = ROOT) -> str:
                     f"- {dataset}, {DISPLAY[model]}: {diff * 100:+.2f} points"
                     + (f": {reason}" if reason else " (reason not known yet)")
                 )
-    lines += ["", f"Datasets {FAR_POINTS:g} or more points off: " + ("none." if not far else "")]
+    lines += ["", f"Datasets {FAR_POINTS:g} or more points off:" + ("" if far else " none.")]
     lines += far
     return "\n".join(lines) + "\n"
 
