@@ -154,7 +154,7 @@ def test_a_rerun_replaces_its_record_only_when_told(tmp_path, capsys):
     assert main(args) == 2  # the CLI's status for a refused input
     err = capsys.readouterr().err
     assert "GunPoint/lstmfcn_c8_s0: already published with other results" in err
-    assert "--replace" in err
+    assert "--replace" in err and "skip_published=reproduction" in err
     assert json.loads(run.path("record", tmp_path / "repro").read_text())["test_accuracy"] == 0.95
     assert main([*args, "--replace"]) == 0
     assert "replaced: 1 (GunPoint/lstmfcn_c8_s0)" in capsys.readouterr().out

@@ -196,7 +196,8 @@ def publish(
             if not replace:
                 refused.append(
                     f"{name}: already published with other results ({target}); pass "
-                    "--replace to replace it with this rerun"
+                    "--replace to replace it with this rerun (a workflow with "
+                    "skip_published=reproduction does not train recorded datasets again)"
                 )
                 continue
             outcome["replaced"].append(name)
