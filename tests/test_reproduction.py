@@ -236,6 +236,11 @@ def test_aggregate_of_a_folder_builds_the_table_and_the_readme_block(tmp_path, c
     assert "stale text" not in block
     assert "**2 of the paper's 85**" in block and "seeds per dataset: 3" in block
     assert "Protocol: the paper's" in block and "| LSTM-FCN | 2 |" in block
+    # 36 runs of 60 s each, from their provenance
+    assert (
+        "- Compute: 0.6 h of training (the jobs' wall times summed), on cpu: test, keras, fp32: "
+        "36 runs, 0.6 h; records marked as trained from a tree with uncommitted changes: 0."
+    ) in block
     assert block == reproduction.status_block(tmp_path / "repro")
     before = {n: (table / n).read_bytes() for n in TEXT_TABLES}
     assert main(args) == 0  # a rerun on the same records: the same bytes, README untouched

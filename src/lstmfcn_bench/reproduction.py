@@ -278,6 +278,26 @@ def _points(v: float) -> str:
     return "—" if v is None or math.isnan(v) else f"{v:.2f}"
 
 
+def _compute_line(root: Path) -> str:
+    """What the records cost and where they ran, from their provenance: training hours (each
+    job's own wall time, summed) per device, engine and precision, and the records marked as
+    trained from an uncommitted tree."""
+    hours: dict[str, float] = {}
+    runs: dict[str, int] = {}
+    dirty = 0
+    for path in record_paths(root):
+        p = _read_json(path, "record")["provenance"]
+        where = f"{p.get('device')}, {p.get('engine')}, {p.get('precision')}"
+        hours[where] = hours.get(where, 0.0) + (p.get("train_seconds") or 0.0) / 3600
+        runs[where] = runs.get(where, 0) + 1
+        dirty += p.get("dirty_tree") is not False
+    where = "; ".join(f"{w}: {runs[w]} runs, {hours[w]:.1f} h" for w in sorted(runs))
+    return (
+        f"- Compute: {sum(hours.values()):.1f} h of training (the jobs' wall times summed), on "
+        f"{where}; records marked as trained from a tree with uncommitted changes: {dirty}."
+    )
+
+
 def status_block(root: Path = ROOT) -> str:
     """The README's "Reproduction status" as Markdown, from the committed table only."""
     from .results.tables import headline, papers_protocol, read_summary
@@ -303,6 +323,7 @@ def status_block(root: Path = ROOT) -> str:
             if papers_protocol(summ)
             else "**not the paper's** (see the table's headline)."
         ),
+        _compute_line(root),
         "",
         "| model | datasets | median \\|Δ\\| | mean Δ | within 1.5 | flagged runs "
         "| median \\|Δ\\| without flagged | median \\|Δ\\| BN-recalibrated (variant) | mean accuracy "
