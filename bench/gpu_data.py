@@ -8,6 +8,8 @@ first (the plan's cost order), as per-dataset zips (a local-folder source reads 
 
     .venv/bin/python bench/gpu_data.py              # -> .gpu-data/ucr2018/, ~24 MiB
     .venv/bin/python bench/gpu_data.py --list       # only print what would be staged
+    .venv/bin/python bench/gpu_data.py --start-at SyntheticControl
+                                                    # leave the cheaper ones to the CPU campaign
 
 It prints the `datasets=[...]` to give the workflow (`bash bench/gpu_session.sh all` reads the
 list it writes, `.gpu-data/datasets.txt`). A dataset is skipped when `reproduction/` already
@@ -63,8 +65,17 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=REPO / ".gpu-data")
     p.add_argument("--mib", type=float, default=24.0, help="size cap of the zips (MiB)")
     p.add_argument("--list", action="store_true", help="print what would be staged, write nothing")
+    p.add_argument(
+        "--start-at",
+        metavar="DATASET",
+        help="skip the datasets cheaper than DATASET (those the CPUs train meanwhile)",
+    )
     args = p.parse_args(argv)
     names = to_stage(args.source, args.records)
+    if args.start_at:
+        if args.start_at not in names:
+            raise SystemExit(f"--start-at {args.start_at}: not among the datasets to stage")
+        names = names[names.index(args.start_at) :]
     if args.list:
         print(f"{len(names)} datasets to reproduce, cheapest first: {' '.join(names)}")
         return 0
