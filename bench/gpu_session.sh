@@ -22,7 +22,8 @@
 # `.venv/bin/python bench/gpu_data.py`, ~24 MiB) and name both in the call's carry. Results go
 # to $OUT (default results/gpu): at most 8 files, none deeper than $OUT/a/b/, so the records
 # come back inside repro.tar.gz (results/published/ in it: `lstmfcn publish` of the device's
-# results), not as a folder.
+# results), not as a folder, and the models the table selects, without optimizer state, in
+# kept.tar (bench/gpu_kept.py).
 set -uo pipefail
 stage=${1:?usage: gpu_session.sh all|smoke|engine|bench|repro}
 OUT=${OUT:-results/gpu}
@@ -53,6 +54,9 @@ reproduce() {
     # The finished seeds' records: here `lstmfcn publish` into results/published; back home,
     # copy its runs/ into reproduction/runs and run `lstmfcn aggregate reproduction/`.
     lstmfcn publish results --to results/published 2>&1 | tail -5
+    # The released weights come from the same run as their records: the selected kept models.
+    python3 bench/gpu_kept.py --records results/published --models results/models \
+        --out "$OUT/kept.tar" 2>&1 | tail -3
     tar czf "$OUT/repro.tar.gz" --exclude='*.keras' --exclude='*.resume.npz' \
         results/published results/tables results/metrics results/models results/logs \
         results/benchmarks results/figures results/precision 2>/dev/null
