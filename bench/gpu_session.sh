@@ -2,6 +2,7 @@
 # The GPU checks, as run on a lent GPU machine (H100/H200 with JAX and PyTorch, no TensorFlow).
 #
 #   bash bench/gpu_session.sh all     # what a lent session runs, in one call (below)
+#   bash bench/gpu_session.sh table   # the reproduction alone on .gpu-data, for TABLE_S seconds
 #   bash bench/gpu_session.sh smoke   # CLI train + evaluate of ALSTM-FCN on GunPoint under JAX
 #   bash bench/gpu_session.sh bench   # bench/bench_gpu.py: the engine, our loop and Keras fit
 #   bash bench/gpu_session.sh repro   # the workflow on the demo datasets, gpu=true, cells
@@ -25,7 +26,7 @@
 # results), not as a folder, and the models the table selects, without optimizer state, in
 # kept.tar (bench/gpu_kept.py).
 set -uo pipefail
-stage=${1:?usage: gpu_session.sh all|smoke|engine|bench|repro}
+stage=${1:?usage: gpu_session.sh all|table|smoke|engine|bench|repro}
 OUT=${OUT:-results/gpu}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -46,7 +47,9 @@ reproduce() {
     # tens of GiB of scratch per process and the later jobs find the GPU full); 0.04 leaves
     # room for the 14 slots, precision_check.py's 6 groups beside them in `all`, and more.
     # shellcheck disable=SC2086  # $2 is a list of config words
-    XLA_PYTHON_CLIENT_MEM_FRACTION=0.04 timeout "$1" snakemake --cores 16 --resources gpu=14 -q \
+    # -k: on SIGTERM Snakemake waits for its jobs, which save resume states; a lent call's
+    # end is a hard limit (2026-12-04: the shutdown outlasted it and nothing came back).
+    XLA_PYTHON_CLIENT_MEM_FRACTION=0.04 timeout -k 30 "$1" snakemake --cores 16 --resources gpu=14 -q \
         --config preset=ucr85 gpu=true threads=1 'seeds=[0,1,2]' $2 \
         > "$OUT/repro_snakemake.log" 2>&1  # no pipe: a killed job's children would hold it open
     rc=$?
@@ -90,6 +93,16 @@ repro)
     ls -la "$OUT"
     exit $rc
     ;;
+table)
+    # The whole call for the reproduction (the measurements of `all` were taken 2026-12-04):
+    # the staged datasets, cheapest first, for TABLE_S seconds (default 480).
+    [ -s .gpu-data/datasets.txt ] || { echo "no .gpu-data: run bench/gpu_data.py here first" >&2; exit 1; }
+    reproduce "${TABLE_S:-480}" \
+        "engine=jax source=.gpu-data/ucr2018 datasets=[$(cat .gpu-data/datasets.txt)] ${REPRO_EXTRA:-}"
+    rc=$?
+    ls -la "$OUT"
+    exit $rc
+    ;;
 all)
     t0=$(date +%s)
     total=${ALL_S:-540}
@@ -102,7 +115,7 @@ all)
     left=$((total - ($(date +%s) - t0)))
     # TF32 against fp32 beside the reproduction; it is cheap (6 one-batch groups).
     # A rehearsal on a CPU shortens both: PRECISION_EPOCHS=20 REPRO_EXTRA='epochs=5'.
-    XLA_PYTHON_CLIENT_MEM_FRACTION=0.04 timeout "$((left - 20))" python3 bench/precision_check.py --work results/precision \
+    XLA_PYTHON_CLIENT_MEM_FRACTION=0.04 timeout -k 10 "$((left - 20))" python3 bench/precision_check.py --work results/precision \
         --epochs "${PRECISION_EPOCHS:-2000}" --out "$OUT/precision.json" > "$OUT/precision.log" 2>&1 &
     reproduce "$((left - 30))" \
         "engine=jax source=.gpu-data/ucr2018 datasets=[$(cat .gpu-data/datasets.txt)] ${REPRO_EXTRA:-}"
