@@ -1,5 +1,6 @@
 """Shared test material: real UCR data (the package's embedded demo zips) rebuilt in every
-archive layout, and a real HTTP server on 127.0.0.1 that counts requests."""
+archive layout, extracted, or prepared as `lstmfcn fetch` prepares it, and a real HTTP server
+on 127.0.0.1 that counts requests."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import shutil
 import subprocess
 import threading
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 import lstmfcn_bench
+from lstmfcn_bench.data.dataset import prepare
 
 DEMO = Path(lstmfcn_bench.__file__).parent / "resources" / "demo"
 NAMES = ("GunPoint", "ItalyPowerDemand", "ArrowHead")
@@ -83,6 +86,38 @@ def ucr_tree(tmp_path_factory) -> Path:
 @pytest.fixture
 def ucr_zip(ucr_tree) -> Path:
     return ucr_tree / "UCRArchive_2018.zip"
+
+
+# --- extracted and prepared, per test module --------------------------------------------------
+# A module names what it needs: DEMO_EXTRACTED (the demo zips the `demo` fixture extracts) and
+# PREPARED (the datasets `data_root` prepares).
+
+
+@pytest.fixture(scope="module")
+def demo(request, tmp_path_factory) -> Path:
+    """The package's embedded demo zips, extracted: always available, even without /work/shared."""
+    out = tmp_path_factory.mktemp("demo")
+    for name in request.module.DEMO_EXTRACTED:
+        ref = resources.files("lstmfcn_bench").joinpath("resources", "demo", f"{name}.zip")
+        with ref.open("rb") as f, zipfile.ZipFile(f) as z:
+            z.extractall(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_cache(tmp_path_factory) -> Path:
+    """The test module's own download cache, which `data_root` prepares through."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def data_root(request, tmp_path_factory, data_cache) -> Path:
+    """The module's PREPARED datasets prepared offline from the embedded demo zips, as
+    ``lstmfcn fetch`` prepares them."""
+    root = tmp_path_factory.mktemp("data")
+    for name in request.module.PREPARED:
+        prepare(name, root, cache_dir=data_cache, progress=False)
+    return root
 
 
 # --- a real HTTP server -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import DEMO, NAMES, demo_ts, leftovers, make_tsc_zip, sha, tsv
 
-from lstmfcn_bench.data import acquire
+from lstmfcn_bench.data import checksums
 from lstmfcn_bench.data.acquire import fetch_raw
 from lstmfcn_bench.errors import (
     ArchiveError,
@@ -38,13 +38,13 @@ def check(raw, name, train: bytes, test: bytes, layout: str):
 def test_default_source_is_the_embedded_demo_zip(tmp_path):
     raw = fetch_raw("GunPoint", None, tmp_path / "cache", progress=False)
     check(raw, "GunPoint", demo_ts("GunPoint", "TRAIN"), demo_ts("GunPoint", "TEST"), "tsc")
-    assert raw.sha256 == acquire.known_checksums()["GunPoint.zip"]["sha256"]
+    assert raw.sha256 == checksums.known_checksums()["GunPoint.zip"]["sha256"]
     assert raw.sha256 == sha((DEMO / "GunPoint.zip").read_bytes())
     assert raw.train.name == "GunPoint_TRAIN.ts"
 
 
 def test_checksum_table_covers_the_demo_zips():
-    table = acquire.known_checksums()
+    table = checksums.known_checksums()
     for name in NAMES:
         data = (DEMO / f"{name}.zip").read_bytes()
         assert table[f"{name}.zip"] == {"sha256": sha(data), "size": len(data), "origin": "demo"}
@@ -298,7 +298,7 @@ def test_wrong_sha256_local(tmp_path, ucr_tree):
 def test_known_checksum_table_is_enforced(tmp_path, server, monkeypatch):
     data = make_tsc_zip(server.root / "GunPoint.zip").read_bytes()
     table = {"GunPoint.zip": {"sha256": "f" * 64, "size": len(data), "origin": "tsc"}}
-    monkeypatch.setattr(acquire, "known_checksums", lambda: table)
+    monkeypatch.setattr(checksums, "known_checksums", lambda: table)
     cache = tmp_path / "cache"
     with pytest.raises(ChecksumError, match=f"{sha(data)}.*f{{64}}"):
         fetch_raw("GunPoint", server.url, cache, progress=False)

@@ -9,19 +9,15 @@ import keras
 import numpy as np
 import pytest
 
-from lstmfcn_bench.data.dataset import load, prepare
+from lstmfcn_bench.data.dataset import load
 from lstmfcn_bench.models.architecture import build_model
 from lstmfcn_bench.models.batchnorm import batchnorm_layers, recalibrate
 from lstmfcn_bench.models.checkpoint import load_checkpoint, model_input
 from lstmfcn_bench.results.evaluation import collapse_flags, evaluate
 from lstmfcn_bench.training import TrainConfig, train
 
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    prepare("ItalyPowerDemand", root, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
-    return root
+#: What the data_root fixture (conftest.py) prepares for this module.
+PREPARED = ("ItalyPowerDemand",)
 
 
 @pytest.fixture(scope="module")

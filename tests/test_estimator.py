@@ -12,7 +12,6 @@ import pickle
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -40,6 +39,8 @@ SHORT = dict(epochs=4, cells=4, batch_size=32, random_state=7, deterministic=Tru
 #: The models of scikit-learn's checks: one epoch, one batch per epoch.
 TINY = dict(epochs=1, cells=4, batch_size=512, random_state=0, deterministic=True)
 SEASON = {"1": "winter", "2": "summer"}  # ItalyPowerDemand's classes: Oct-Mar, Apr-Sep
+#: What the data_root fixture (conftest.py) prepares for this module.
+PREPARED = ("GunPoint", "ItalyPowerDemand")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,25 +59,10 @@ def _op_determinism_stays_in_this_module():
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory, cache) -> Path:
-    """GunPoint and ItalyPowerDemand prepared offline from the embedded demo zips, as
-    ``lstmfcn fetch`` prepares them."""
-    root = tmp_path_factory.mktemp("data")
-    for name in ("GunPoint", "ItalyPowerDemand"):
-        prepare(name, root, cache_dir=cache, progress=False)
-    return root
-
-
-@pytest.fixture(scope="module")
-def italy(data_root, cache):
+def italy(data_root, data_cache):
     """ItalyPowerDemand's splits with string labels."""
     X, y, X_test, y_test = load_ucr(
-        "ItalyPowerDemand", None, root=data_root, cache_dir=cache, progress=False
+        "ItalyPowerDemand", None, root=data_root, cache_dir=data_cache, progress=False
     )
     season = np.vectorize(SEASON.get)
     return X, season(y), X_test, season(y_test)
@@ -97,12 +83,12 @@ def fitted(italy):
 # --- load_ucr ------------------------------------------------------------------------------------
 
 
-def test_load_ucr_gives_the_prepared_data_with_the_original_labels(data_root, cache):
-    X, y = load_ucr("GunPoint", root=data_root, cache_dir=cache, progress=False)
+def test_load_ucr_gives_the_prepared_data_with_the_original_labels(data_root, data_cache):
+    X, y = load_ucr("GunPoint", root=data_root, cache_dir=data_cache, progress=False)
     ds = load("GunPoint", data_root)
     assert X.shape == (50, 150) and X.dtype == np.float32
     np.testing.assert_array_equal(X, ds.X_train)
-    raw = read_split(fetch_raw("GunPoint", None, cache, progress=False).train)
+    raw = read_split(fetch_raw("GunPoint", None, data_cache, progress=False).train)
     assert y.tolist() == raw.labels  # the labels as the file writes them, not 0..K-1
 
     X3, y3 = load_ucr("GunPoint", "test", root=data_root, layout="numpy3d", progress=False)
@@ -134,8 +120,8 @@ def test_load_ucr_refuses(data_root, kwargs, error, message):
         load_ucr(root=data_root, progress=False, **kwargs)
 
 
-def test_load_ucr_reports_a_damaged_dataset_as_load_does(tmp_path, cache):
-    prepare("ItalyPowerDemand", tmp_path, cache_dir=cache, progress=False)
+def test_load_ucr_reports_a_damaged_dataset_as_load_does(tmp_path, data_cache):
+    prepare("ItalyPowerDemand", tmp_path, cache_dir=data_cache, progress=False)
     (tmp_path / "ItalyPowerDemand" / "data.npz").write_bytes(b"cut")
     with pytest.raises(LstmfcnError, match="is damaged"):
         load_ucr("ItalyPowerDemand", root=tmp_path, progress=False)
@@ -373,7 +359,7 @@ def test_load_refuses_a_checkpoint_without_classes(saved_models):
 # --- the same run as the CLI ---------------------------------------------------------------------
 
 
-def test_the_estimator_trains_the_run_the_cli_trains(tmp_path, data_root, cache, capsys):
+def test_the_estimator_trains_the_run_the_cli_trains(tmp_path, data_root, data_cache, capsys):
     """``lstmfcn train`` is what the workflow's train rule runs, on the data ``lstmfcn fetch``
     prepared. The estimator, given the raw series as the files hold them, preprocesses them as
     fetch does and trains through the same loop: the same kept epoch, history and
@@ -391,7 +377,7 @@ def test_the_estimator_trains_the_run_the_cli_trains(tmp_path, data_root, cache,
     ds = load("ItalyPowerDemand", data_root)
     cli_proba = predict_proba(load_checkpoint(tmp_path / "alstmfcn_c4_s3.keras"), ds.X_test)
 
-    raw = fetch_raw("ItalyPowerDemand", None, cache, progress=False)
+    raw = fetch_raw("ItalyPowerDemand", None, data_cache, progress=False)
     train, test = read_split(raw.train), read_split(raw.test)
     est = ALSTMFCNClassifier(
         cells=4, epochs=6, batch_size=16, patience=1, min_delta=0.05, random_state=3

@@ -21,14 +21,8 @@ from lstmfcn_bench.training import TrainConfig, train
 
 EPOCHS = 6
 CONFIG = TrainConfig(epochs=EPOCHS, checkpoint_every=2, seed=1)
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    cache = tmp_path_factory.mktemp("cache")
-    prepare("ItalyPowerDemand", root, cache_dir=cache, progress=False)
-    return root
+#: What the data_root fixture (conftest.py) prepares for this module.
+PREPARED = ("ItalyPowerDemand",)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from conftest import demo_ts, leftovers, make_tsc_zip
 
 from lstmfcn_bench.atomic import sha256_file
 from lstmfcn_bench.cli import main
-from lstmfcn_bench.data import acquire, dataset
+from lstmfcn_bench.data import acquire, dataset, download, extract
 from lstmfcn_bench.data.acquire import fetch_raw
 from lstmfcn_bench.data.dataset import load, prepare
 from lstmfcn_bench.data.formats import read_split
@@ -295,7 +295,7 @@ def test_cut_short_download_without_content_length(tmp_path, raw_http, capsys):
 
 
 def test_stalled_download_reports_the_bytes_that_arrived(tmp_path, raw_http, monkeypatch, capsys):
-    monkeypatch.setattr(acquire, "_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(download, "_TIMEOUT_S", 0.5)
     body = os.urandom(300_000)
     raw_http.routes["/GunPoint.zip"] = _answer(body, 100_000, len(body), raw_http.release)
     assert fetch(tmp_path, "GunPoint", "--source", raw_http.url) == 2
@@ -338,7 +338,7 @@ def _bomb(path: Path) -> int:
 
 @pytest.mark.parametrize("over_http", [False, True])
 def test_member_declaring_too_many_bytes_is_refused(tmp_path, server, monkeypatch, over_http):
-    monkeypatch.setattr(acquire, "MAX_MEMBER_BYTES", 1 << 20)
+    monkeypatch.setattr(extract, "MAX_MEMBER_BYTES", 1 << 20)
     size = _bomb(server.root / "GunPoint.zip")
     source = server.url if over_http else server.root
     label = f"{server.url}/GunPoint.zip" if over_http else str(server.root / "GunPoint.zip")

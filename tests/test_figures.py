@@ -38,13 +38,8 @@ from lstmfcn_bench.training import TrainConfig, train
 
 CELLS = 8
 N_CONV = 128  # filters of the last conv block
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    prepare("GunPoint", root, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
-    return root
+#: What the data_root fixture (conftest.py) prepares for this module.
+PREPARED = ("GunPoint",)
 
 
 @pytest.fixture(scope="module")

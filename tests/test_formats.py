@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import zipfile
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +12,8 @@ from lstmfcn_bench.data.formats import RawSplit, read_split
 from lstmfcn_bench.errors import DataFormatError
 
 SHARED_GUNPOINT = Path(__file__).resolve().parents[1].parent / "shared" / "ucr" / "GunPoint"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """The package's embedded demo zips, extracted: always available, even without /work/shared."""
-    out = tmp_path_factory.mktemp("demo")
-    for name in ("GunPoint", "ItalyPowerDemand", "ArrowHead"):
-        ref = resources.files("lstmfcn_bench").joinpath("resources", "demo", f"{name}.zip")
-        with ref.open("rb") as f, zipfile.ZipFile(f) as z:
-            z.extractall(out)
-    return out
+#: What the demo fixture (conftest.py) extracts for this module.
+DEMO_EXTRACTED = ("GunPoint", "ItalyPowerDemand", "ArrowHead")
 
 
 def write(path: Path, text: str) -> Path:

@@ -22,17 +22,10 @@ import numpy as np
 import pytest
 from conftest import run_until
 
-from lstmfcn_bench.data.dataset import prepare
-
 pytestmark = pytest.mark.slow
 JAX_ENV = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONUNBUFFERED": "1"}
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    prepare("ItalyPowerDemand", root, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
-    return root
+#: What the data_root fixture (conftest.py) prepares for this module.
+PREPARED = ("ItalyPowerDemand",)
 
 
 COMPARE = textwrap.dedent(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,9 @@ from lstmfcn_bench.data.preprocess import (
 )
 from lstmfcn_bench.errors import ConfigError, DataFormatError
 
+#: What the demo fixture (conftest.py) extracts for this module.
+DEMO_EXTRACTED = ("GunPoint", "ItalyPowerDemand")
+
 
 def split(rows: list[list[float]], labels: list[str], name: str = "X_TRAIN.tsv") -> RawSplit:
     return RawSplit(
@@ -29,16 +30,6 @@ def split(rows: list[list[float]], labels: list[str], name: str = "X_TRAIN.tsv")
         path=Path("/data") / name,
         lines=list(range(1, len(rows) + 1)),
     )
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    for name in ("GunPoint", "ItalyPowerDemand"):
-        ref = resources.files("lstmfcn_bench").joinpath("resources", "demo", f"{name}.zip")
-        with ref.open("rb") as f, zipfile.ZipFile(f) as z:
-            z.extractall(out)
-    return out
 
 
 def load(demo: Path, name: str, **kw) -> Prepared:

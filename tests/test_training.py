@@ -16,7 +16,7 @@ import pytest
 from conftest import run_until
 
 from lstmfcn_bench.cli import main
-from lstmfcn_bench.data.dataset import load, prepare
+from lstmfcn_bench.data.dataset import load
 from lstmfcn_bench.errors import ConfigError, LstmfcnError
 from lstmfcn_bench.models.checkpoint import load_checkpoint
 from lstmfcn_bench.models.losses import ClassWeightedCrossEntropy
@@ -25,14 +25,8 @@ from lstmfcn_bench.runs import beside_model
 from lstmfcn_bench.training import TrainConfig, train
 from lstmfcn_bench.training.protocol import Plateau, class_weights, epoch_permutation
 
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    cache = tmp_path_factory.mktemp("cache")
-    for name in ("GunPoint", "ItalyPowerDemand"):
-        prepare(name, root, cache_dir=cache, progress=False)
-    return root
+#: What the data_root fixture (conftest.py) prepares for this module.
+PREPARED = ("GunPoint", "ItalyPowerDemand")
 
 
 def test_class_weights_are_n_over_k_count():

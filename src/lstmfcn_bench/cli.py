@@ -297,6 +297,8 @@ def cmd_scatter(args: argparse.Namespace) -> None:
 
 def _add_figure_parsers(sub) -> None:
     """The figure subcommands: each writes FIG.png and FIG.svg beside it."""
+    from .data.dataset import DEFAULT_ROOT
+
     c = sub.add_parser("cam", help="class activation maps of a checkpoint, one panel per class")
     c.add_argument("model_path", metavar="MODEL.keras", type=Path)
     c.add_argument("--dataset", required=True)
@@ -306,7 +308,7 @@ def _add_figure_parsers(sub) -> None:
     )
     c.add_argument("--samples", type=int, default=1, help="series drawn per class (default 1)")
     c.add_argument("--split", default="train", choices=("train", "test"))
-    c.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
+    c.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
     c.set_defaults(func=cmd_cam)
 
     x = sub.add_parser("context", help="attention weights and context of an ALSTM-FCN")
@@ -320,7 +322,7 @@ def _add_figure_parsers(sub) -> None:
         metavar="N|all",
         help="samples per class (--classwise) or per split; 'all' draws every sample (default 1)",
     )
-    x.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
+    x.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
     x.set_defaults(func=cmd_context)
 
     u = sub.add_parser("curves", help="training curves of one run from its history CSV")
@@ -347,6 +349,7 @@ def _add_figure_parsers(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .data.dataset import DEFAULT_ROOT
     from .data.preprocess import MISSING, NORMALISE
     from .data.registry import PRESETS
     from .runs import MODELS
@@ -411,8 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--root",
         type=Path,
-        default=Path("results/data"),
-        help="where prepared datasets go (default: results/data)",
+        default=DEFAULT_ROOT,
+        help=f"where prepared datasets go (default: {DEFAULT_ROOT.as_posix()})",
     )
     f.add_argument(
         "--cache",
@@ -478,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("."),
         help="folder for MODEL_cC_sS.keras, its _history.csv and _train.json",
     )
-    t.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
+    t.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     t.add_argument(
         "--deterministic",
@@ -496,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test split")
     e.add_argument("model_path", metavar="MODEL.keras", type=Path)
     e.add_argument("--dataset", required=True)
-    e.add_argument("--root", type=Path, default=Path("results/data"), help="prepared datasets")
+    e.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
     e.add_argument("--out", type=Path, required=True, help="metrics JSON to write")
     e.add_argument(
         "--info",

@@ -295,9 +295,9 @@ def cheapest_prefix(ranked: list[Estimate], budget_hours: float) -> list[Estimat
 
 def available(datasets: Iterable[str], folder: str | os.PathLike) -> dict[str, bool]:
     """Whether a local folder source holds each dataset, as `lstmfcn fetch --source` finds
-    datasets there (data/acquire.py's layout detection: split files, per-dataset zips or the
+    datasets there (data/fetch_plan.py's layout detection: split files, per-dataset zips or the
     UCR 2018 archive zip)."""
-    from .data import acquire
+    from .data.fetch_plan import plan_fetch
 
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -305,7 +305,7 @@ def available(datasets: Iterable[str], folder: str | os.PathLike) -> dict[str, b
     out = {}
     for d in datasets:
         try:
-            acquire._plan(registry.canonical_name(d), folder)
+            plan_fetch(registry.canonical_name(d), folder)
             out[d] = True
         except ConfigError:
             out[d] = False

@@ -23,6 +23,8 @@ from . import registry
 
 DATA_FILE = "data.npz"
 META_FILE = "meta.json"
+#: Where prepared datasets go unless told otherwise (the workflow's, and the CLI's --root).
+DEFAULT_ROOT = Path("results/data")
 
 
 def default_cache_dir() -> Path:
@@ -61,7 +63,7 @@ def dataset_dir(name: str, root: Path) -> Path:
 
 def prepare(
     name: str,
-    root: Path = Path("results/data"),
+    root: Path = DEFAULT_ROOT,
     *,
     source: str | os.PathLike | None = None,
     cache_dir: Path | None = None,
@@ -157,7 +159,7 @@ class _Damaged(Exception):
     """What is wrong with a prepared dataset on disk."""
 
 
-def load(name: str, root: Path = Path("results/data")) -> Dataset:
+def load(name: str, root: Path = DEFAULT_ROOT) -> Dataset:
     """Read a prepared dataset, checked against its meta.json (sha256 of data.npz); a clear
     error says how to prepare it when it is missing or damaged."""
     folder = dataset_dir(name, root)
