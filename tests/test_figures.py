@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
+from lstmfcn_bench import aggregate
 from lstmfcn_bench.cli import main
 from lstmfcn_bench.data.dataset import load, prepare
 from lstmfcn_bench.errors import LstmfcnError
@@ -32,8 +33,7 @@ from lstmfcn_bench.figures.scatter import scatter_figure
 from lstmfcn_bench.figures.style import style
 from lstmfcn_bench.models.attention import attention_weights_and_context
 from lstmfcn_bench.models.checkpoint import load_checkpoint, model_input
-from lstmfcn_bench.results import tables
-from lstmfcn_bench.results.published import published_table
+from lstmfcn_bench.results.reference import published_table
 from lstmfcn_bench.training import TrainConfig, train
 
 CELLS = 8
@@ -377,7 +377,7 @@ def test_scatter_cli(tmp_path):
             p.parent.mkdir(exist_ok=True)
             p.write_text(json.dumps(metric(dataset, model, acc)))
             paths.append(p)
-    tables.write_tables(paths, tmp_path / "tables")
+    aggregate.write_tables(paths, tmp_path / "tables")
     summary = tmp_path / "tables" / "summary.csv"
 
     fig = scatter_figure(summary)

@@ -12,13 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from lstmfcn_bench import reproduction
+from lstmfcn_bench import aggregate
 from lstmfcn_bench.cli import main
 from lstmfcn_bench.errors import LstmfcnError
+from lstmfcn_bench.results import publish, readme_block, records
 from lstmfcn_bench.runs import Run
 from lstmfcn_bench.training.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def generated_block(readme: Path) -> str:
+    """The generated block as it stands in ``readme``."""
+    text = readme.read_text("utf-8")
+    return text.split(readme_block.BEGIN, 1)[1].split(readme_block.END, 1)[0].removeprefix("\n")
+
+
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TEXT_TABLES = ("accuracy.csv", "summary.csv", "summary.md", "stats.csv", "timing.csv")
 
@@ -96,7 +105,7 @@ def grid(results: Path, datasets=("GunPoint", "ItalyPowerDemand"), seeds=(0, 1, 
 
 def test_publish_copies_compact_records_with_their_provenance(tmp_path):
     grid(tmp_path / "results", datasets=("GunPoint",), seeds=(0,))
-    out = reproduction.publish(tmp_path / "results", tmp_path / "repro")
+    out = publish.publish(tmp_path / "results", tmp_path / "repro")
     assert len(out["added"]) == 6 and out["dirty"] == []
     run = Run("GunPoint", "alstmfcn", 64, 0)
     record = json.loads(run.path("record", tmp_path / "repro").read_text())
@@ -117,7 +126,7 @@ def test_publish_copies_compact_records_with_their_provenance(tmp_path):
     assert epochs[:50] == list(range(1, 51)) and epochs[-1] == 2000 and 1990 in epochs
     assert len(rows) == 50 + 195 and list(rows[0]) == ["epoch", "loss", "accuracy", "lr"]
     # Publishing the same results again changes nothing.
-    again = reproduction.publish(tmp_path / "results", tmp_path / "repro")
+    again = publish.publish(tmp_path / "results", tmp_path / "repro")
     assert again["added"] == [] and len(again["unchanged"]) == 6
 
 
@@ -125,12 +134,12 @@ def test_a_shortened_protocol_is_refused_naming_the_field_and_nothing_is_written
     grid(tmp_path / "results", datasets=("GunPoint",), seeds=(0,))
     finished_run(tmp_path / "results", Run("ArrowHead", "lstmfcn", 8, 0), 0.8, 0.1, epochs=1000)
     with pytest.raises(LstmfcnError) as e:
-        reproduction.publish(tmp_path / "results", tmp_path / "repro")
+        publish.publish(tmp_path / "results", tmp_path / "repro")
     assert "ArrowHead/lstmfcn_c8_s0: not the paper's protocol: epochs 1000 (the paper's 2000)" in (
         str(e.value)
     )
     assert not (tmp_path / "repro").exists()  # all or nothing
-    out = reproduction.publish(tmp_path / "results", tmp_path / "repro", any_protocol=True)
+    out = publish.publish(tmp_path / "results", tmp_path / "repro", any_protocol=True)
     assert "ArrowHead/lstmfcn_c8_s0" in out["added"]
     record = json.loads(
         Run("ArrowHead", "lstmfcn", 8, 0).path("record", tmp_path / "repro").read_text()
@@ -149,7 +158,7 @@ def test_a_rerun_replaces_its_record_only_when_told(tmp_path, capsys):
     finished_run(tmp_path / "a", run, 0.95, 0.01)
     other_cells(tmp_path / "a", run)
     finished_run(tmp_path / "b", run, 0.90, 0.02)  # the same run, trained again elsewhere
-    reproduction.publish(tmp_path / "a", tmp_path / "repro")
+    publish.publish(tmp_path / "a", tmp_path / "repro")
     args = ["publish", str(tmp_path / "b"), "--to", str(tmp_path / "repro")]
     assert main(args) == 2  # the CLI's status for a refused input
     err = capsys.readouterr().err
@@ -180,10 +189,10 @@ def test_a_record_from_a_dirty_tree_is_marked(tmp_path, capsys):
 def test_a_seed_whose_cells_have_not_all_finished_waits(tmp_path):
     run = Run("GunPoint", "lstmfcn", 8, 0)
     finished_run(tmp_path / "results", run, 0.95, 0.01)
-    out = reproduction.publish(tmp_path / "results", tmp_path / "repro")
+    out = publish.publish(tmp_path / "results", tmp_path / "repro")
     assert out["waiting"] == ["GunPoint/lstmfcn_c8_s0"] and out["added"] == []
     other_cells(tmp_path / "results", run)
-    out = reproduction.publish(tmp_path / "results", tmp_path / "repro")
+    out = publish.publish(tmp_path / "results", tmp_path / "repro")
     assert len(out["added"]) == 3 and out["waiting"] == []
 
 
@@ -195,14 +204,14 @@ def test_an_older_evaluation_or_missing_files_are_refused(tmp_path):
     del metrics["flags"]
     metrics_path.write_text(json.dumps(metrics))
     with pytest.raises(LstmfcnError, match="lack flags .*rerun `lstmfcn evaluate`"):
-        reproduction.publish(tmp_path / "results", tmp_path / "repro")
+        publish.publish(tmp_path / "results", tmp_path / "repro")
     metrics["flags"] = []
     metrics_path.write_text(json.dumps(metrics))
     run.path("info", tmp_path / "results").unlink()
     with pytest.raises(LstmfcnError, match="no run's _train.json at"):
-        reproduction.publish(tmp_path / "results", tmp_path / "repro")
+        publish.publish(tmp_path / "results", tmp_path / "repro")
     with pytest.raises(LstmfcnError, match="no evaluated runs under"):
-        reproduction.publish(tmp_path / "empty", tmp_path / "repro")
+        publish.publish(tmp_path / "empty", tmp_path / "repro")
 
 
 README = """# A project
@@ -221,9 +230,9 @@ More prose.
 
 def test_aggregate_of_a_folder_builds_the_table_and_the_readme_block(tmp_path, capsys):
     grid(tmp_path / "results")
-    reproduction.publish(tmp_path / "results", tmp_path / "repro")
+    publish.publish(tmp_path / "results", tmp_path / "repro")
     readme = tmp_path / "README.md"
-    readme.write_text(README.format(begin=reproduction.BEGIN, end=reproduction.END))
+    readme.write_text(README.format(begin=readme_block.BEGIN, end=readme_block.END))
     args = ["aggregate", str(tmp_path / "repro"), "--readme", str(readme)]
     assert main(args) == 0
     assert "status block rewritten" in capsys.readouterr().out
@@ -232,7 +241,7 @@ def test_aggregate_of_a_folder_builds_the_table_and_the_readme_block(tmp_path, c
         assert (table / name).is_file(), name
     text = readme.read_text()
     assert text.startswith("# A project\n\nProse a person wrote.") and "More prose." in text
-    block = reproduction.readme_block(readme)
+    block = generated_block(readme)
     assert "stale text" not in block
     assert "**2 of the paper's 85**" in block and "seeds per dataset: 3" in block
     assert "Protocol: the paper's" in block and "| LSTM-FCN | 2 |" in block
@@ -241,7 +250,7 @@ def test_aggregate_of_a_folder_builds_the_table_and_the_readme_block(tmp_path, c
         "- Compute: 0.6 h of training (the jobs' wall times summed), on cpu: test, keras, fp32: "
         "36 runs, 0.6 h; records marked as trained from a tree with uncommitted changes: 0."
     ) in block
-    assert block == reproduction.status_block(tmp_path / "repro")
+    assert block == readme_block.status_block(tmp_path / "repro")
     before = {n: (table / n).read_bytes() for n in TEXT_TABLES}
     assert main(args) == 0  # a rerun on the same records: the same bytes, README untouched
     assert "already current" in capsys.readouterr().out
@@ -250,12 +259,12 @@ def test_aggregate_of_a_folder_builds_the_table_and_the_readme_block(tmp_path, c
 
 def test_datasets_far_off_are_listed_with_their_reason(tmp_path):
     grid(tmp_path / "results", datasets=("GunPoint", "ArrowHead"), seeds=(0,))
-    reproduction.publish(tmp_path / "results", tmp_path / "repro")
+    publish.publish(tmp_path / "results", tmp_path / "repro")
     (tmp_path / "repro" / "reasons.json").write_text(
         json.dumps({"ArrowHead": {"alstmfcn": "the published value is a lucky seed"}})
     )
-    reproduction.build_table(tmp_path / "repro")
-    block = reproduction.status_block(tmp_path / "repro")
+    aggregate.build_table(tmp_path / "repro")
+    block = readme_block.status_block(tmp_path / "repro")
     # GunPoint: 0.95 vs 1.0 published (−5 points); ArrowHead ALSTM-FCN 0.95 vs 0.82 (+12.7).
     assert "- GunPoint, LSTM-FCN: -5.00 points (reason not known yet)" in block
     assert "- ArrowHead, ALSTM-FCN: +12.71 points: the published value is a lucky seed" in block
@@ -265,7 +274,7 @@ def test_a_readme_without_the_markers_is_an_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# no block\n")
     with pytest.raises(LstmfcnError, match="has no generated block"):
-        reproduction.write_readme_block(readme, "x\n")
+        readme_block.write_readme_block(readme, "x\n")
 
 
 # --------------------------------------------------------------------------- the committed folder
@@ -275,7 +284,7 @@ def test_the_committed_table_is_what_its_records_rebuild(tmp_path):
     committed = REPO / "reproduction"
     copy = tmp_path / "reproduction"
     shutil.copytree(committed / "runs", copy / "runs")
-    reproduction.build_table(copy)
+    aggregate.build_table(copy)
     for name in TEXT_TABLES:
         assert (copy / "table" / name).read_text() == (committed / "table" / name).read_text(), (
             f"reproduction/table/{name} is stale: run `lstmfcn aggregate reproduction/ "
@@ -284,7 +293,7 @@ def test_the_committed_table_is_what_its_records_rebuild(tmp_path):
 
 
 def test_the_readme_status_block_is_current():
-    assert reproduction.readme_block(REPO / "README.md") == reproduction.status_block(
+    assert generated_block(REPO / "README.md") == readme_block.status_block(
         REPO / "reproduction"
     ), (
         "README's reproduction status is stale: run `lstmfcn aggregate reproduction/ --readme README.md`"
@@ -292,7 +301,7 @@ def test_the_readme_status_block_is_current():
 
 
 def test_every_committed_record_is_the_papers_protocol_from_a_known_commit():
-    for path in reproduction.record_paths(REPO / "reproduction"):
+    for path in records.record_paths(REPO / "reproduction"):
         p = json.loads(path.read_text())["provenance"]
         assert p["paper_protocol"], (path, p["protocol_differences"])
         assert p["commit"] and len(p["commit"]) == 40, path

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from scipy import stats as sst
 
+from lstmfcn_bench import aggregate
 from lstmfcn_bench.aggregate import write_statistics
 from lstmfcn_bench.errors import LstmfcnError
 from lstmfcn_bench.figures.cd_diagram import cd_figure
 from lstmfcn_bench.figures.style import save_figure
-from lstmfcn_bench.results import published, stats, tables
+from lstmfcn_bench.results import records, reference, render, stats, summary
 from lstmfcn_bench.training.config import TrainConfig
 
 # (dataset, model) -> per seed: ((loss c8, acc c8), (loss c64, acc c64)).
@@ -96,14 +97,14 @@ def write_metrics(metrics: list[dict], folder: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def summ() -> pd.DataFrame:
-    return tables.summary(tables.accuracy_long(grid_metrics()))
+    return summary.summary(records.accuracy_long(grid_metrics()))
 
 
 # --------------------------------------------------------------------------- published table
 
 
 def test_published_table_names_and_columns():
-    pub = published.published_table()
+    pub = reference.published_table()
     assert len(pub) == 85
     assert pub.loc["GunPoint", "name_2015"] == "Gun_Point"
     assert pub.loc["GunPoint", "LSTM-FCN"] == 1.0
@@ -112,7 +113,7 @@ def test_published_table_names_and_columns():
     assert "FCN" in pub.columns and "CNN" not in pub.columns
     assert pub.loc["Adiac", "FCN"] == pytest.approx(0.857)
     assert {"FiftyWords", "StarLightCurves", "SonyAIBORobotSurface2"} <= set(pub.index)
-    assert published.published_methods()[:2] == ["LSTM-FCN", "ALSTM-FCN"]
+    assert reference.published_methods()[:2] == ["LSTM-FCN", "ALSTM-FCN"]
 
 
 # --------------------------------------------------------------------------- long table
@@ -121,8 +122,8 @@ def test_published_table_names_and_columns():
 def test_accuracy_long_columns_sorted_and_2015_names_map():
     metrics = grid_metrics()
     metrics[0] = dict(metrics[0], dataset="Gun_Point")  # the paper's spelling
-    long = tables.accuracy_long(list(reversed(metrics)))
-    assert list(long.columns) == tables.LONG_COLUMNS
+    long = records.accuracy_long(list(reversed(metrics)))
+    assert list(long.columns) == records.LONG_COLUMNS
     assert len(long) == 36
     assert set(long["dataset"]) == {"GunPoint", "ArrowHead"}
     keys = list(zip(long["dataset"], long["model"], long["cells"], long["seed"], strict=True))
@@ -164,7 +165,7 @@ def test_published_columns_and_diff_sign(summ):
 
 def test_dataset_outside_paper_has_no_published_values():
     metrics = [run("ACSF1", "lstmfcn", 8, 0, 0.1, 0.7), run("ACSF1", "lstmfcn", 8, 1, 0.1, 0.8)]
-    s = tables.summary(tables.accuracy_long(metrics))
+    s = summary.summary(records.accuracy_long(metrics))
     assert math.isnan(s.loc["ACSF1", "LSTM-FCN"])
     assert math.isnan(s.loc["ACSF1", "lstmfcn_diff"])
     assert s.loc["ACSF1", "lstmfcn_selected_mean"] == pytest.approx(0.75)
@@ -172,14 +173,14 @@ def test_dataset_outside_paper_has_no_published_values():
 
 
 def test_single_seed_std_is_nan():
-    s = tables.summary(tables.accuracy_long([run("GunPoint", "lstmfcn", 8, 0, 0.1, 0.9)]))
+    s = summary.summary(records.accuracy_long([run("GunPoint", "lstmfcn", 8, 0, 0.1, 0.9)]))
     assert math.isnan(s.loc["GunPoint", "lstmfcn_selected_std"])
     assert s.loc["GunPoint", "n_seeds"] == 1
-    assert "0.9000" in tables.render_html(s)
+    assert "0.9000" in render.render_html(s)
 
 
 def test_headline(summ):
-    h = tables.headline(summ)
+    h = summary.headline(summ)
     gp, ah = 0.92 - 1.0, np.mean([0.80, 0.82, 0.84]) - 0.89714
     assert h["lstmfcn"]["n_datasets"] == 2
     assert h["lstmfcn"]["median_abs_diff_points"] == pytest.approx(np.median([8.0, -ah * 100]))
@@ -195,19 +196,19 @@ def test_headline(summ):
 def test_write_tables_outputs_and_identical_rerun(tmp_path):
     paths = write_metrics(grid_metrics(), tmp_path / "metrics")
     out1, out2 = tmp_path / "t1", tmp_path / "t2"
-    s = tables.write_tables(paths, out1)
-    tables.write_tables(list(reversed(paths)), out2)
+    s = aggregate.write_tables(paths, out1)
+    aggregate.write_tables(list(reversed(paths)), out2)
     names = ["accuracy.csv", "summary.csv", "summary.html", "summary.md"]
     for n in names:
         assert (out1 / n).read_bytes() == (out2 / n).read_bytes(), n
-    tables.write_tables(paths, out1)  # overwrite in place: same bytes
+    aggregate.write_tables(paths, out1)  # overwrite in place: same bytes
     for n in names:
         assert (out1 / n).read_bytes() == (out2 / n).read_bytes(), n
     assert not list(out1.glob(".*tmp"))
 
     acc = pd.read_csv(out1 / "accuracy.csv")
-    assert list(acc.columns) == tables.LONG_COLUMNS and len(acc) == 36
-    back = tables.read_summary(out1 / "summary.csv")
+    assert list(acc.columns) == records.LONG_COLUMNS and len(acc) == 36
+    back = summary.read_summary(out1 / "summary.csv")
     assert back.loc["GunPoint", "lstmfcn_selected_cells"] == "8/64/8"
     assert back.loc["GunPoint", "lstmfcn_selected_mean"] == pytest.approx(0.92)
     pd.testing.assert_index_equal(back.index, s.index)
@@ -229,8 +230,8 @@ def test_a_table_of_another_protocol_says_so_and_is_not_coloured(tmp_path):
         for m in grid_metrics()
         if m["cells"] == 8
     ]
-    summ = tables.write_tables(write_metrics(metrics, tmp_path / "m"), tmp_path / "t")
-    assert not tables.papers_protocol(summ)
+    summ = aggregate.write_tables(write_metrics(metrics, tmp_path / "m"), tmp_path / "t")
+    assert not summary.papers_protocol(summ)
     md = (tmp_path / "t" / "summary.md").read_text()
     assert "Not the paper's protocol (" in md
     assert "epochs 1000 (the paper's 2000)" in md
@@ -238,8 +239,8 @@ def test_a_table_of_another_protocol_says_so_and_is_not_coloured(tmp_path):
     page = (tmp_path / "t" / "summary.html").read_text()
     assert 'class="num diff na">-6.00<' in page and "diff worse" not in page  # 0.94 vs 1
     # The full grid at the paper's settings is a reproduction, and is coloured.
-    full = tables.write_tables(write_metrics(grid_metrics(), tmp_path / "f"), tmp_path / "u")
-    assert tables.papers_protocol(full)
+    full = aggregate.write_tables(write_metrics(grid_metrics(), tmp_path / "f"), tmp_path / "u")
+    assert summary.papers_protocol(full)
     assert "Protocol: the paper's" in (tmp_path / "u" / "summary.md").read_text()
 
 
@@ -254,18 +255,18 @@ def test_flagged_runs_and_the_recalibrated_variant_in_the_table():
         if (m["dataset"], m["model"], m["cells"], m["seed"]) == ("GunPoint", "lstmfcn", 8, 0)
     ]
     collapsed["flags"] = ["inference_collapse"]
-    summ = tables.summary(tables.accuracy_long(metrics))
+    summ = summary.summary(records.accuracy_long(metrics))
     assert summ.loc["GunPoint", "lstmfcn_flagged"] == 1
     assert summ.loc["ArrowHead", "lstmfcn_flagged"] == 0
     assert summ.loc["GunPoint", "lstmfcn_unflagged_mean"] == pytest.approx((0.92 + 0.94) / 2)
     assert summ.loc["GunPoint", "lstmfcn_recalibrated_mean"] == pytest.approx(0.93)
-    h = tables.headline(summ)["lstmfcn"]
+    h = summary.headline(summ)["lstmfcn"]
     assert h["flagged_runs"] == 1 and h["n_datasets_unflagged"] == 2
     unflagged = [abs(0.93 - 1.0) * 100, abs(np.mean([0.80, 0.82, 0.84]) - 0.89714) * 100]
     assert h["median_abs_diff_points_unflagged"] == pytest.approx(np.median(unflagged))
     recal = [abs(0.93 - 1.0) * 100, abs(0.83 - 0.89714) * 100]
     assert h["median_abs_diff_points_recalibrated"] == pytest.approx(np.median(recal))
-    text = tables.render_markdown(summ, tables.accuracy_long(metrics))
+    text = render.render_markdown(summ, records.accuracy_long(metrics))
     assert "1 selected run(s) flagged as failed" in text and "BN-recalibrated" in text
     assert "**Runs flagged as failed:** 1" in text
     assert "- GunPoint LSTM-FCN c8 seed 0: inference_collapse (test 0.9000;" in text
@@ -277,19 +278,19 @@ def test_malformed_metrics_file_is_named(tmp_path):
     del bad["train_loss"]
     paths[3].write_text(json.dumps(bad))
     with pytest.raises(LstmfcnError, match=rf"{paths[3].name}.*train_loss"):
-        tables.write_tables(paths, tmp_path / "out")
+        aggregate.write_tables(paths, tmp_path / "out")
     assert not (tmp_path / "out" / "summary.csv").exists()
 
     paths[3].write_text("{not json")
     with pytest.raises(LstmfcnError, match=paths[3].name):
-        tables.write_tables(paths, tmp_path / "out")
+        aggregate.write_tables(paths, tmp_path / "out")
 
     paths[3].write_text(json.dumps(dict(bad, train_loss=0.1, test_accuracy=1.7)))
     with pytest.raises(LstmfcnError, match=rf"{paths[3].name}.*test_accuracy"):
-        tables.write_tables(paths, tmp_path / "out")
+        aggregate.write_tables(paths, tmp_path / "out")
 
     with pytest.raises(LstmfcnError, match="no metrics"):
-        tables.write_tables([], tmp_path / "out")
+        aggregate.write_tables([], tmp_path / "out")
 
 
 def test_duplicate_runs_name_both_files(tmp_path):
@@ -297,13 +298,13 @@ def test_duplicate_runs_name_both_files(tmp_path):
     dup = tmp_path / "copy.json"
     dup.write_text(paths[0].read_text())
     with pytest.raises(LstmfcnError, match=rf"duplicate run.*{paths[0].name}.*copy\.json"):
-        tables.write_tables([*paths, dup], tmp_path / "out")
+        aggregate.write_tables([*paths, dup], tmp_path / "out")
 
 
 def test_seeds_with_different_cells_are_refused():
     metrics = [m for m in grid_metrics() if not (m["seed"] == 1 and m["cells"] == 64)]
     with pytest.raises(LstmfcnError, match="different cells"):
-        tables.summary(tables.accuracy_long(metrics))
+        summary.summary(records.accuracy_long(metrics))
 
 
 # --------------------------------------------------------------------------- statistics

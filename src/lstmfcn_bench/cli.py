@@ -36,7 +36,7 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     from . import cost
     from .plan import make_plan
-    from .reproduction import published_datasets
+    from .results.records import published_datasets
 
     config = {"preset": args.preset, "datasets": args.datasets, "epochs": args.epochs}
     if args.seeds is not None:
@@ -198,32 +198,31 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
-    from . import reproduction
-    from .aggregate import aggregate
-    from .results.tables import headline
+    from .aggregate import aggregate, build_table
+    from .results.readme_block import status_block, write_readme_block
+    from .results.records import table_dir
+    from .results.summary import headline
 
     folder = args.metrics[0] if len(args.metrics) == 1 and args.metrics[0].is_dir() else None
     if folder is None and args.readme:
         raise ConfigError("--readme needs a reproduction folder (lstmfcn aggregate DIR/)")
-    out = args.out or (reproduction.table_dir(folder) if folder else Path("results/tables"))
+    out = args.out or (table_dir(folder) if folder else Path("results/tables"))
     check_writable(out, "--out", folder=True)
-    if folder:  # a reproduction folder: its records -> its table (and the README block)
-        summary = reproduction.build_table(folder, out)
-    else:
-        summary = aggregate(args.metrics, out, args.benchmarks)
+    # A reproduction folder: its records -> its table (and the README block).
+    summary = build_table(folder, out) if folder else aggregate(args.metrics, out, args.benchmarks)
     for model, h in headline(summary).items():
         print(f"{model}: {h}")
     print(f"tables -> {out}/summary.csv, {out}/summary.html, {out}/stats.csv")
     if args.readme:
-        changed = reproduction.write_readme_block(args.readme, reproduction.status_block(folder))
+        changed = write_readme_block(args.readme, status_block(folder))
         print(f"{args.readme}: status block {'rewritten' if changed else 'already current'}")
 
 
 def cmd_publish(args: argparse.Namespace) -> None:
-    from . import reproduction
+    from .results.publish import publish
 
     check_writable(args.to, "--to", folder=True)
-    outcome = reproduction.publish(args.results, args.to, args.replace, args.any_protocol)
+    outcome = publish(args.results, args.to, args.replace, args.any_protocol)
     for what in ("added", "replaced", "unchanged", "waiting"):
         print(
             f"{what}: {len(outcome[what])}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import cost, settings
 from .data import registry
 from .errors import ConfigError, LstmfcnError
-from .reproduction import published_datasets
+from .results.records import published_datasets
 from .runs import Run
 from .training.config import PAPER_CELLS, TrainConfig
 

@@ -57,7 +57,7 @@ RUN_FILES: dict[str, str] = {
     "curves": "figures/{dataset}/curves_{stem}.png",
     "curves_svg": "figures/{dataset}/curves_{stem}.svg",
     "curves_log": "logs/figures/{dataset}/curves_{stem}.log",
-    # Under the committed reproduction folder instead (reproduction.py):
+    # Under the committed reproduction folder instead (results/publish.py):
     "record": "runs/{dataset}/{stem}.json",  # metrics + _train.json + provenance
     "record_history": "runs/{dataset}/{stem}_history.csv",  # thinned
 }

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import LstmfcnError
-from ..results.tables import read_summary
+from ..results.summary import read_summary
 from ..runs import DISPLAY, MODELS, PUBLISHED_AS
 from .style import new_figure, palette, style
 

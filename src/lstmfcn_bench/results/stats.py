@@ -32,15 +32,13 @@ import base64
 import html
 import math
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sst
 
-from ..atomic import atomic_write_text
 from ..runs import DISPLAY, MODELS
-from .published import published_methods
+from .reference import published_methods
 
 DECIMALS = 4
 #: Fewest non-zero differences with which a two-sided Wilcoxon test can reach p < 0.05.
@@ -318,12 +316,3 @@ def render_stats_html(table: pd.DataFrame, summary: pd.DataFrame, png: bytes) ->
             "",
         ]
     )
-
-
-def write_stats(summary: pd.DataFrame, out_dir: Path, cd_png: bytes) -> pd.DataFrame:
-    """Write stats.csv and stats.html (showing the CD diagram ``cd_png``); return the table."""
-    out_dir = Path(out_dir)
-    table = compare(summary)
-    atomic_write_text(out_dir / "stats.csv", table.to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(out_dir / "stats.html", render_stats_html(table, summary, cd_png))
-    return table

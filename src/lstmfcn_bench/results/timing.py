@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import atomic_write_text
 from ..runs import Run, runs_of
 
 COLUMNS = [
@@ -38,12 +37,10 @@ def timing_table(metrics: list[dict], benchmarks: Sequence[Path] = ()) -> pd.Dat
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["dataset", "model", "cells", "seed"])
 
 
-def write_timing(metrics: list[dict], out_dir: Path, benchmarks: Sequence[Path] = ()) -> None:
-    table = timing_table(metrics, benchmarks)
-    out_dir = Path(out_dir)
-    atomic_write_text(out_dir / "timing.csv", table.to_csv(index=False, lineterminator="\n"))
+def timing_html(table: pd.DataFrame) -> str:
+    """A standalone page of the compute table (``timing_table``'s rows)."""
     total_h = table["train_seconds"].fillna(0).sum() / 3600
-    page = (
+    return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Compute</title>"
         "<style>body{font-family:sans-serif;font-size:13px}td,th{padding:2px 8px}"
         "td{text-align:right}</style></head><body>"
@@ -55,4 +52,3 @@ def write_timing(metrics: list[dict], out_dir: Path, benchmarks: Sequence[Path] 
         )
         + "</body></html>\n"
     )
-    atomic_write_text(out_dir / "timing.html", page)

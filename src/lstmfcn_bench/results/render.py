@@ -1,0 +1,224 @@
+"""The results table as a reader sees it: a standalone HTML page and GitHub Markdown, with the
+selection rule, the protocol and the headline in words (no timestamps: a rebuild from the same
+metrics gives the same bytes)."""
+
+from __future__ import annotations
+
+import html
+import math
+
+import pandas as pd
+
+from ..runs import DISPLAY, MODELS, PUBLISHED_AS
+from .reference import published_methods
+from .summary import WITHIN, headline, papers_protocol
+
+SELECTION_RULE = (
+    "Selected: for each seed, the cells whose run reached the lowest training loss at the kept "
+    "(minimum-training-loss) checkpoint, ties to fewer cells; test accuracy is never used to "
+    "choose. Mean ± sample std (ddof=1) over seeds; cells chosen listed per seed. "
+    "Δ = selected mean − published, in accuracy points."
+)
+
+
+def protocol_text(summ: pd.DataFrame) -> str:
+    """Which protocol the table shows, in one sentence."""
+    if papers_protocol(summ):
+        return (
+            "Protocol: the paper's (2000 epochs, cells 8/64/128 chosen by training loss, "
+            "batch 128, Adam with the plateau schedule on the training loss)."
+        )
+    parts = sorted({p for text in summ["protocol"] for p in str(text).split("; ") if p})
+    return (
+        f"Not the paper's protocol ({'; '.join(parts)}): Δ compares another protocol with the "
+        "published numbers, so it is not coloured as a reproduction."
+    )
+
+
+def headline_text(summ: pd.DataFrame) -> str:
+    parts = []
+    for model, h in headline(summ).items():
+        if h["n_datasets"] == 0:
+            parts.append(f"{DISPLAY[model]}: no dataset of the paper")
+            continue
+        text = (
+            f"{DISPLAY[model]}: median |Δ| {h['median_abs_diff_points']:.2f} points, "
+            f"mean Δ {h['mean_diff_points']:+.2f} points, "
+            f"{h['within_1_5_points']}/{h['n_datasets']} datasets within 1.5 points "
+            f"(mean accuracy {h['mean_selected']:.4f} vs published {h['mean_published']:.4f})"
+        )
+        if h.get("flagged_runs"):
+            text += (
+                f"; {h['flagged_runs']} selected run(s) flagged as failed, without them median "
+                f"|Δ| {h['median_abs_diff_points_unflagged']:.2f} points over "
+                f"{h['n_datasets_unflagged']} datasets"
+            )
+        if not math.isnan(h.get("median_abs_diff_points_recalibrated", math.nan)):
+            text += (
+                f"; BN-recalibrated variant median |Δ| "
+                f"{h['median_abs_diff_points_recalibrated']:.2f} points"
+            )
+        parts.append(text)
+    return protocol_text(summ) + " " + "; ".join(parts) + "."
+
+
+def fmt_acc(v: object) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.4f}"
+
+
+def _fmt_mean_std(mean: object, std: object) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "—"
+    if std is None or (isinstance(std, float) and math.isnan(std)):
+        return f"{float(mean):.4f}"
+    return f"{float(mean):.4f} ± {float(std):.4f}"
+
+
+def _fmt_diff(v: object) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{float(v) * 100:+.2f}"
+
+
+def _diff_class(v: object) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "na"
+    if abs(float(v)) <= WITHIN + 1e-12:
+        return "within"
+    return "better" if float(v) > 0 else "worse"
+
+
+def _cells_of(summ: pd.DataFrame, model: str) -> list[int]:
+    prefix, suffix = f"{model}_c", "_mean"
+    found = []
+    for c in summ.columns:
+        if c.startswith(prefix) and c.endswith(suffix):
+            mid = c[len(prefix) : -len(suffix)]
+            if mid.isdigit():
+                found.append(int(mid))
+    return sorted(found)
+
+
+def _display_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """Header and rows of (text, css class) cells shared by the HTML and Markdown renderings."""
+    models = [m for m in MODELS if f"{m}_selected_mean" in summ.columns]
+    header = ["Dataset"]
+    for m in models:
+        name = DISPLAY[m]
+        header += [f"{name} c{c}" for c in _cells_of(summ, m)]
+        header += [f"{name} selected", f"{name} cells", f"{name} published", f"{name} Δ"]
+        header += [f"{name} flagged", f"{name} BN-recalibrated"]
+    coloured = papers_protocol(summ)
+    baselines = [c for c in published_methods() if c not in set(PUBLISHED_AS.values())]
+    header += ["seeds"] + baselines
+    rows = []
+    for ds, r in summ.iterrows():
+        cells: list[tuple[str, str]] = [(str(ds), "name")]
+        for m in models:
+            for c in _cells_of(summ, m):
+                cells.append((_fmt_mean_std(r[f"{m}_c{c}_mean"], r[f"{m}_c{c}_std"]), "num"))
+            cells.append(
+                (_fmt_mean_std(r[f"{m}_selected_mean"], r[f"{m}_selected_std"]), "num sel")
+            )
+            sc = r[f"{m}_selected_cells"]
+            cells.append((str(sc) if isinstance(sc, str) else "—", "cells"))
+            cells.append((fmt_acc(r.get(PUBLISHED_AS[m])), "num"))
+            d = r[f"{m}_diff"]
+            cells.append((_fmt_diff(d), f"num diff {_diff_class(d) if coloured else 'na'}"))
+            flagged = r.get(f"{m}_flagged")
+            cells.append((f"{int(flagged)}" if flagged else "—", "num"))
+            cells.append((fmt_acc(r.get(f"{m}_recalibrated_mean")), "num"))
+        cells.append((str(int(r["n_seeds"])), "num"))
+        cells += [(fmt_acc(r.get(b)), "num") for b in baselines]
+        rows.append(cells)
+    return header, rows
+
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1.5em; }
+table { border-collapse: collapse; font-size: 0.85em; }
+caption { caption-side: top; text-align: left; padding: 0.5em 0; max-width: 80em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; }
+th { background: #f0f0f0; position: sticky; top: 0; }
+td.num, td.cells { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.sel { font-weight: 600; }
+td.within { background: #e3f2e1; }
+td.better { background: #c8e6c9; color: #1b5e20; }
+td.worse { background: #ffcdd2; color: #b71c1c; }
+tr:nth-child(even) td.name { background: #fafafa; }
+span.legend { padding: 0 0.4em; }
+"""
+
+
+def render_html(summ: pd.DataFrame) -> str:
+    """A standalone HTML page holding the results table (no timestamps)."""
+    header, rows = _display_rows(summ)
+    e = html.escape
+    caption = (
+        f"<b>Test accuracy per dataset.</b> {e(SELECTION_RULE)} "
+        f"Δ colour: <span class='legend' style='background:#e3f2e1'>|Δ| ≤ 1.5</span>"
+        f"<span class='legend' style='background:#c8e6c9'>above published</span>"
+        f"<span class='legend' style='background:#ffcdd2'>below published</span>. "
+        f"Published columns: the authors' leak-free rerun; FCN is the column headed CNN in "
+        f"their table. <br><b>Headline:</b> {e(headline_text(summ))}"
+    )
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        "<title>LSTM-FCN / ALSTM-FCN results</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        '<table class="summary">',
+        f"<caption>{caption}</caption>",
+        "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for cells in rows:
+        tds = "".join(f'<td class="{cls}">{e(text)}</td>' for text, cls in cells)
+        out.append(f"<tr>{tds}</tr>")
+    out += ["</tbody>", "</table>", "</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def flagged_runs(long: pd.DataFrame) -> list[str]:
+    """One Markdown line per run that evaluation flagged as failed, selected or not."""
+    out = []
+    for _, r in long[long["flags"] != ""].iterrows():
+        recal = r["recalibrated_accuracy"]
+        out.append(
+            f"- {r['dataset']} {DISPLAY.get(r['model'], r['model'])} c{r['cells']} seed "
+            f"{r['seed']}: {r['flags']} (test {r['accuracy']:.4f}; training split "
+            f"{fmt_acc(r['train_accuracy'])} in training mode, "
+            f"{fmt_acc(r['train_accuracy_inference'])} in inference mode; BN-recalibrated "
+            f"test {fmt_acc(recal)})"
+        )
+    return out
+
+
+def render_markdown(summ: pd.DataFrame, long: pd.DataFrame | None = None) -> str:
+    """The results table as GitHub-flavoured Markdown, with the rule and headline above it
+    and, given the runs (``long``), the list of runs flagged as failed below it."""
+    header, rows = _display_rows(summ)
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = ["---"] + ["---:"] * (len(header) - 1)
+    out = [
+        "# Test accuracy per dataset",
+        "",
+        SELECTION_RULE,
+        "",
+        f"**Headline:** {headline_text(summ)}",
+        "",
+        line(header),
+        "| " + " | ".join(align) + " |",
+    ]
+    out += [line([t for t, _ in cells]) for cells in rows]
+    if long is not None:
+        flagged = flagged_runs(long)
+        out += ["", f"**Runs flagged as failed:** {len(flagged) or 'none'}", "", *flagged]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,175 @@
+"""The results table's numbers: per-run metrics → one row per dataset, next to the published
+numbers, and the bottom line per model.
+
+Selection rule (the paper's, leak-free): for every dataset, model and seed, the run kept is
+the one among the trained cells (8, 64, 128) whose checkpoint reached the *lowest training
+loss*; ties go to the fewer cells. Test accuracy is never used to choose. The selected runs'
+test accuracies are then averaged over seeds (mean ± sample standard deviation, ``ddof=1``;
+the std is NaN when there is a single seed — one run has no spread to report).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LstmfcnError
+from ..runs import MODELS, PUBLISHED_AS
+from ..training.config import PAPER_CELLS
+from .reference import published_methods, published_table
+
+#: |selected − published| at or below this (accuracy units) counts as "reproduced".
+WITHIN = 0.015
+
+
+def _std(values: np.ndarray) -> float:
+    """Sample standard deviation (ddof=1); NaN for a single value."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def select_runs(long: pd.DataFrame) -> pd.DataFrame:
+    """The paper's selection: per (dataset, model, seed) the run with the lowest training loss.
+
+    Ties in training loss go to the fewer cells. Every seed of a (dataset, model) must have
+    the same set of cells, otherwise the choice would be made among different candidates.
+    """
+    if long.empty:
+        return long.copy()
+    for (ds, model), g in long.groupby(["dataset", "model"], sort=True):
+        grids = {s: frozenset(c["cells"]) for s, c in g.groupby("seed")}
+        if len(set(grids.values())) > 1:
+            detail = "; ".join(f"seed {s}: cells {sorted(c)}" for s, c in sorted(grids.items()))
+            raise LstmfcnError(
+                f"{ds} / {model}: seeds were trained with different cells ({detail}); "
+                "the selection by training loss needs the same cells for every seed"
+            )
+    ordered = long.sort_values(["dataset", "model", "seed", "train_loss", "cells"], kind="stable")
+    chosen = ordered.groupby(["dataset", "model", "seed"], sort=True).head(1)
+    return chosen.sort_values(["dataset", "model", "seed"], kind="stable").reset_index(drop=True)
+
+
+def summary(long: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset (index ``dataset``, 2018 name).
+
+    Columns, for each model present (LSTM-FCN first): ``{model}_c{cells}_mean``/``_std`` per
+    trained cells, ``{model}_selected_mean``/``_std``/``_cells`` (cells chosen per seed by
+    training loss, e.g. ``"8/64/8"`` in seed order) and ``{model}_diff`` (selected mean −
+    published, accuracy units; NaN where the dataset is not in the paper); then ``n_seeds``,
+    ``name_2015`` and the published accuracy columns (LSTM-FCN, ALSTM-FCN, baselines).
+    Standard deviations use ddof=1 and are NaN for a single seed.
+    """
+    if long.empty:
+        raise LstmfcnError("no runs to summarise (no metrics files?)")
+    pub = published_table()
+    datasets = sorted(long["dataset"].unique())
+    models = [m for m in MODELS if m in set(long["model"])]
+    selected = select_runs(long)
+    out = pd.DataFrame(index=pd.Index(datasets, name="dataset"))
+    for model in models:
+        runs = long[long["model"] == model]
+        for cells in sorted(runs["cells"].unique()):
+            grp = runs[runs["cells"] == cells].groupby("dataset")["accuracy"]
+            out[f"{model}_c{cells}_mean"] = grp.mean()
+            out[f"{model}_c{cells}_std"] = grp.agg(lambda a: _std(a.to_numpy()))
+        sel = selected[selected["model"] == model].groupby("dataset")
+        out[f"{model}_selected_mean"] = sel["accuracy"].mean()
+        out[f"{model}_selected_std"] = sel["accuracy"].agg(lambda a: _std(a.to_numpy()))
+        cells_str = sel["cells"].agg(lambda c: "/".join(str(int(x)) for x in c))
+        out[f"{model}_selected_cells"] = cells_str.astype(object).reindex(out.index)
+        published = pub[PUBLISHED_AS[model]].reindex(out.index)
+        out[f"{model}_diff"] = out[f"{model}_selected_mean"] - published
+        flagged = selected[(selected["model"] == model) & (selected["flags"] != "")]
+        out[f"{model}_flagged"] = (
+            flagged.groupby("dataset").size().reindex(out.index).fillna(0).astype("int64")
+        )
+        unflagged = selected[(selected["model"] == model) & (selected["flags"] == "")]
+        out[f"{model}_unflagged_mean"] = unflagged.groupby("dataset")["accuracy"].mean()
+        out[f"{model}_unflagged_diff"] = out[f"{model}_unflagged_mean"] - published
+        out[f"{model}_recalibrated_mean"] = sel["recalibrated_accuracy"].mean()
+        out[f"{model}_recalibrated_diff"] = out[f"{model}_recalibrated_mean"] - published
+    out["n_seeds"] = long.groupby("dataset")["seed"].nunique().reindex(out.index).astype("int64")
+    out["protocol"] = pd.Series(
+        {d: _dataset_protocol(g) for d, g in long.groupby("dataset")}, dtype=object
+    ).reindex(out.index)
+    out["name_2015"] = pub["name_2015"].reindex(out.index).astype(object)
+    for col in published_methods():
+        out[col] = pub[col].reindex(out.index).astype("float64")
+    return out
+
+
+def _dataset_protocol(runs: pd.DataFrame) -> str:
+    """``""`` when every run of a dataset follows the paper's protocol and each model trained
+    every cells count of the paper; else how they depart from it."""
+    parts = sorted({p for text in runs["protocol"] for p in text.split("; ") if p})
+    for model, g in runs.groupby("model"):
+        cells = sorted(set(g["cells"]))
+        if not set(PAPER_CELLS) <= set(cells):
+            trained = "/".join(map(str, cells))
+            parts.append(f"{model} cells {trained} (the paper's {'/'.join(map(str, PAPER_CELLS))})")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def papers_protocol(summ: pd.DataFrame) -> bool:
+    """Whether every dataset of the table ran the paper's protocol (so Δ is a reproduction)."""
+    return "protocol" not in summ.columns or bool((summ["protocol"].fillna("") == "").all())
+
+
+def read_summary(path: Path) -> pd.DataFrame:
+    """Read back a ``summary.csv`` written by :func:`lstmfcn_bench.aggregate.write_tables`."""
+    df = pd.read_csv(path, index_col="dataset", keep_default_na=True)
+    for col in df.columns:
+        if col.endswith("_selected_cells") or col == "name_2015":
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+        elif col == "protocol":
+            df[col] = df[col].astype(object).where(df[col].notna(), "")
+    return df
+
+
+def _median_abs_points(diff: pd.Series) -> float:
+    d = diff.dropna()
+    return float(np.median(np.abs(d)) * 100) if len(d) else float("nan")
+
+
+def headline(summ: pd.DataFrame) -> dict[str, dict]:
+    """Bottom line per model, over the datasets that are in the paper.
+
+    ``median_abs_diff_points`` and ``mean_diff_points``: selected − published in accuracy
+    points (×100); ``n_datasets``; ``within_1_5_points``: how many datasets lie within 1.5
+    points of the published value; ``mean_selected``/``mean_published``: mean accuracies over
+    those datasets (the paper's 85-dataset means are 0.8427 / 0.8280). Where evaluation
+    recorded them: ``flagged_runs`` (selected runs flagged as failed), the median |Δ| without
+    them (``…_unflagged``, over ``n_datasets_unflagged``) and of the BN-recalibrated variant
+    (``…_recalibrated``).
+    """
+    out = {}
+    for model in MODELS:
+        col = f"{model}_diff"
+        if col not in summ.columns:
+            continue
+        d = summ[col].dropna()
+        n = int(len(d))
+        out[model] = {
+            "n_datasets": n,
+            "median_abs_diff_points": _median_abs_points(d),
+            "mean_diff_points": float(d.mean() * 100) if n else float("nan"),
+            "within_1_5_points": int((d.abs() <= WITHIN + 1e-12).sum()),
+            "mean_selected": float(summ.loc[d.index, f"{model}_selected_mean"].mean())
+            if n
+            else float("nan"),
+            "mean_published": float(summ.loc[d.index, PUBLISHED_AS[model]].mean())
+            if n
+            else float("nan"),
+        }
+        if f"{model}_flagged" in summ.columns:
+            unflagged = summ[f"{model}_unflagged_diff"]
+            out[model].update(
+                flagged_runs=int(summ[f"{model}_flagged"].sum()),
+                median_abs_diff_points_unflagged=_median_abs_points(unflagged),
+                n_datasets_unflagged=int(unflagged.notna().sum()),
+                median_abs_diff_points_recalibrated=_median_abs_points(
+                    summ[f"{model}_recalibrated_diff"]
+                ),
+            )
+    return out
