@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from lstmfcn_bench.figures.style import _numbered_ids
+from lstmfcn_bench.figures.style import numbered_ids
 
 VARYING = {
     "seconds",
@@ -46,7 +46,7 @@ def _csv(data: bytes) -> list[dict]:
 def same(path: Path, a: bytes, b: bytes) -> bool:
     if a == b:
         return True
-    reader = {".json": _json, ".csv": _csv, ".svg": _numbered_ids}.get(path.suffix)
+    reader = {".json": _json, ".csv": _csv, ".svg": numbered_ids}.get(path.suffix)
     return reader is not None and reader(a) == reader(b)
 
 

@@ -4,7 +4,7 @@ Every figure is a ``matplotlib.figure.Figure`` on an explicit Agg canvas (pyplot
 imported, so nothing leaks between figures or into a caller's session), drawn and saved inside
 :func:`style` — an ``rc_context`` that restores the caller's rcParams on exit. Files are
 byte-identical for the same inputs and library versions: PNG without the "Software" text chunk,
-SVG without a date and with its hashed ids numbered in order (:func:`_numbered_ids`), and the
+SVG without a date and with its hashed ids numbered in order (:func:`numbered_ids`), and the
 font pinned to DejaVu Sans, which ships with matplotlib (seaborn's default list starts with Arial,
 which would make the output depend on the fonts a machine happens to have).
 
@@ -123,14 +123,14 @@ def figure_bytes(fig: Figure, fmt: str, tight: bool = False) -> bytes:
     metadata = PNG_METADATA if fmt == "png" else SVG_METADATA
     with style():
         fig.savefig(buf, format=fmt, metadata=metadata, bbox_inches="tight" if tight else None)
-    return buf.getvalue() if fmt == "png" else _numbered_ids(buf.getvalue())
+    return buf.getvalue() if fmt == "png" else numbered_ids(buf.getvalue())
 
 
 #: matplotlib's SVG ids: a letter and 10 hex digits of a hash of what they name.
 _HASHED_ID = re.compile(rb'(?<=id=")[a-z][0-9a-f]{10}(?=")|(?<=#)[a-z][0-9a-f]{10}(?=[")])')
 
 
-def _numbered_ids(svg: bytes) -> bytes:
+def numbered_ids(svg: bytes) -> bytes:
     """Hashed ids renamed in order of first use. A clip path's id hashes its rectangle's
     floats, whose last bits differ between processes (constrained layout's solver), so the
     same figure would otherwise save to different bytes in different runs."""
