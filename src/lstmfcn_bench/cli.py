@@ -350,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .data.preprocess import MISSING, NORMALISE
     from .data.registry import PRESETS
     from .runs import MODELS
+    from .training.config import PAPER_EPOCHS
 
     p = argparse.ArgumentParser(prog="lstmfcn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -433,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("name", metavar="NAME", help="a fetched dataset")
     t.add_argument("--model", default=MODELS[0], choices=MODELS)
     t.add_argument("--cells", type=int, default=8, help="LSTM cells (paper: 8, 64, 128)")
-    t.add_argument("--epochs", type=int, default=2000)
+    t.add_argument("--epochs", type=int, default=PAPER_EPOCHS)
     t.add_argument(
         "--seed",
         type=int,

@@ -30,6 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .errors import ConfigError
+from .training.config import PAPER_EPOCHS
 
 #: The member of a saved ``.keras`` archive that carries what Keras does not: the estimator's
 #: class, parameters, classes and training record (Keras's loader ignores members it does not
@@ -45,7 +46,7 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         cells: int = 8,
-        epochs: int = 2000,
+        epochs: int = PAPER_EPOCHS,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         patience: int = 100,
@@ -359,7 +360,7 @@ class LSTMFCNClassifier(_LSTMFCNBase):
     def __init__(
         self,
         cells: int = 8,
-        epochs: int = 2000,
+        epochs: int = PAPER_EPOCHS,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         patience: int = 100,
