@@ -111,6 +111,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     import dataclasses
 
     from .training import TrainConfig
+    from .training.engines import train_runs, use_backend
 
     base = TrainConfig(
         model=args.model,
@@ -133,15 +134,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.log_every < 0:
         raise ConfigError(f"--log-every must be >= 0 (0: no epoch lines), got {args.log_every}")
     check_writable(args.out, "--out", folder=True)
-    if args.engine == "jax":
-        import importlib.util
-
-        if importlib.util.find_spec("jax") is None:
-            raise ConfigError(
-                "--engine jax needs JAX: pip install 'lstmfcn-bench[jax]' "
-                "(on a GPU: pip install 'jax[cuda12]')"
-            )
-        os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is first imported
+    use_backend(args.engine)  # before Keras is first imported
     from . import runtime
     from .data.dataset import load
     from .runs import stem
@@ -157,17 +150,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         flush=True,
     )
     say = lambda m: print(m, flush=True)  # noqa: E731
-    if args.engine == "jax":
-        from .training.jax_engine import train_group
-
-        results = train_group(dataset, configs, outs, log=say, log_every=args.log_every)
-    else:
-        from .training import train
-
-        results = [
-            train(dataset, c, o, log=say, log_every=args.log_every)
-            for c, o in zip(configs, outs, strict=True)
-        ]
+    results = train_runs(args.engine, dataset, configs, outs, log=say, log_every=args.log_every)
     for result in results:
         print(
             f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
