@@ -226,13 +226,19 @@ def cmd_cam(args: argparse.Namespace) -> None:
     from .data.dataset import load
     from .figures.cam import cam_figure
     from .figures.style import save_figure
-    from .models.checkpoint import check_model_fits, load_checkpoint
+    from .models.checkpoint import load_checkpoint
 
     check_writable(args.out, "--out", folder=False)
     dataset = load(args.dataset, args.root)
     model = load_checkpoint(args.model_path)
-    check_model_fits(model, dataset, args.model_path)
-    fig = cam_figure(model, dataset, classes=args.classes, samples=args.samples, split=args.split)
+    fig = cam_figure(
+        model,
+        dataset,
+        classes=args.classes,
+        samples=args.samples,
+        split=args.split,
+        source=args.model_path,
+    )
     _saved("class activation maps", save_figure(fig, args.out))
 
 
@@ -240,22 +246,15 @@ def cmd_context(args: argparse.Namespace) -> None:
     from .data.dataset import load
     from .figures.context import context_figure, parse_limit
     from .figures.style import save_figure
-    from .models.attention import find_attention_layer
-    from .models.checkpoint import check_model_fits, load_checkpoint
+    from .models.checkpoint import load_checkpoint
 
     check_writable(args.out, "--out", folder=False)
     limit = parse_limit(args.limit)
     dataset = load(args.dataset, args.root)
     model = load_checkpoint(args.model_path)
-    try:
-        find_attention_layer(model)
-    except LstmfcnError:
-        raise LstmfcnError(
-            f"{args.model_path} has no attention LSTM (it is an LSTM-FCN): the context figure "
-            "needs an ALSTM-FCN checkpoint"
-        ) from None
-    check_model_fits(model, dataset, args.model_path)
-    fig = context_figure(model, dataset, classwise=args.classwise, limit=limit)
+    fig = context_figure(
+        model, dataset, classwise=args.classwise, limit=limit, source=args.model_path
+    )
     _saved("context", save_figure(fig, args.out))
 
 
