@@ -111,6 +111,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     import dataclasses
 
     from .training import TrainConfig
+    from .training.engines import train_runs, use_backend
 
     base = TrainConfig(
         model=args.model,
@@ -133,15 +134,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.log_every < 0:
         raise ConfigError(f"--log-every must be >= 0 (0: no epoch lines), got {args.log_every}")
     check_writable(args.out, "--out", folder=True)
-    if args.engine == "jax":
-        import importlib.util
-
-        if importlib.util.find_spec("jax") is None:
-            raise ConfigError(
-                "--engine jax needs JAX: pip install 'lstmfcn-bench[jax]' "
-                "(on a GPU: pip install 'jax[cuda12]')"
-            )
-        os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is first imported
+    use_backend(args.engine)  # before Keras is first imported
     from . import runtime
     from .data.dataset import load
     from .runs import stem
@@ -157,17 +150,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         flush=True,
     )
     say = lambda m: print(m, flush=True)  # noqa: E731
-    if args.engine == "jax":
-        from .training.jax_engine import train_group
-
-        results = train_group(dataset, configs, outs, log=say, log_every=args.log_every)
-    else:
-        from .training import train
-
-        results = [
-            train(dataset, c, o, log=say, log_every=args.log_every)
-            for c, o in zip(configs, outs, strict=True)
-        ]
+    results = train_runs(args.engine, dataset, configs, outs, log=say, log_every=args.log_every)
     for result in results:
         print(
             f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
@@ -242,13 +225,19 @@ def cmd_cam(args: argparse.Namespace) -> None:
     from .data.dataset import load
     from .figures.cam import cam_figure
     from .figures.style import save_figure
-    from .models.checkpoint import check_model_fits, load_checkpoint
+    from .models.checkpoint import load_checkpoint
 
     check_writable(args.out, "--out", folder=False)
     dataset = load(args.dataset, args.root)
     model = load_checkpoint(args.model_path)
-    check_model_fits(model, dataset, args.model_path)
-    fig = cam_figure(model, dataset, classes=args.classes, samples=args.samples, split=args.split)
+    fig = cam_figure(
+        model,
+        dataset,
+        classes=args.classes,
+        samples=args.samples,
+        split=args.split,
+        source=args.model_path,
+    )
     _saved("class activation maps", save_figure(fig, args.out))
 
 
@@ -256,22 +245,15 @@ def cmd_context(args: argparse.Namespace) -> None:
     from .data.dataset import load
     from .figures.context import context_figure, parse_limit
     from .figures.style import save_figure
-    from .models.attention import find_attention_layer
-    from .models.checkpoint import check_model_fits, load_checkpoint
+    from .models.checkpoint import load_checkpoint
 
     check_writable(args.out, "--out", folder=False)
     limit = parse_limit(args.limit)
     dataset = load(args.dataset, args.root)
     model = load_checkpoint(args.model_path)
-    try:
-        find_attention_layer(model)
-    except LstmfcnError:
-        raise LstmfcnError(
-            f"{args.model_path} has no attention LSTM (it is an LSTM-FCN): the context figure "
-            "needs an ALSTM-FCN checkpoint"
-        ) from None
-    check_model_fits(model, dataset, args.model_path)
-    fig = context_figure(model, dataset, classwise=args.classwise, limit=limit)
+    fig = context_figure(
+        model, dataset, classwise=args.classwise, limit=limit, source=args.model_path
+    )
     _saved("context", save_figure(fig, args.out))
 
 
@@ -352,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .data.preprocess import MISSING, NORMALISE
     from .data.registry import PRESETS
     from .runs import MODELS
+    from .training.config import PAPER_EPOCHS
 
     p = argparse.ArgumentParser(prog="lstmfcn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -435,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("name", metavar="NAME", help="a fetched dataset")
     t.add_argument("--model", default=MODELS[0], choices=MODELS)
     t.add_argument("--cells", type=int, default=8, help="LSTM cells (paper: 8, 64, 128)")
-    t.add_argument("--epochs", type=int, default=2000)
+    t.add_argument("--epochs", type=int, default=PAPER_EPOCHS)
     t.add_argument(
         "--seed",
         type=int,

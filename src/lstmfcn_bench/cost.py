@@ -30,10 +30,23 @@ from pathlib import Path
 
 from .data import registry
 from .errors import ConfigError
+from .models.architecture import CONV_BLOCKS
+from .training.config import PAPER_EPOCHS
 
-#: Forward multiply-accumulates of the conv branch per timestep and sample:
-#: Conv1D(128, 8) on 1 channel + Conv1D(256, 5) + Conv1D(128, 3) (bench/bench_training.py).
-CONV_MACS_PER_STEP = 1 * 128 * 8 + 128 * 256 * 5 + 256 * 128 * 3  # 263168
+
+def _conv_macs_per_step(blocks, channels: int = 1) -> int:
+    """Forward multiply-accumulates per timestep and sample of conv ``blocks`` ((filters,
+    kernel size) each, "same" padding) over a series of ``channels`` channels."""
+    macs = 0
+    for filters, kernel_size in blocks:
+        macs += channels * filters * kernel_size
+        channels = filters
+    return macs
+
+
+#: Forward multiply-accumulates of the conv branch per timestep and sample: its blocks
+#: (models/architecture.py: Conv1D(128, 8) on 1 channel + Conv1D(256, 5) + Conv1D(128, 3)).
+CONV_MACS_PER_STEP = _conv_macs_per_step(CONV_BLOCKS)  # 263168
 #: The paper's batch size (the config's default).
 BATCH = 128
 
@@ -237,7 +250,7 @@ def _per(value: int | Mapping[str, int], name: str) -> int:
 def estimate(
     name: str,
     *,
-    epochs: int | Mapping[str, int] = 2000,
+    epochs: int | Mapping[str, int] = PAPER_EPOCHS,
     runs: int = 6,
     batch: int | Mapping[str, int] = BATCH,
     model: CostModel = DEFAULT,

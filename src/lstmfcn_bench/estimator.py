@@ -8,7 +8,8 @@ in-memory :class:`~lstmfcn_bench.data.dataset.Dataset` (dimension shuffle, class
 n / (K · count_k), the plateau schedule on the training loss, the weights of the epoch with
 the minimum training loss kept) into a temporary folder, whose kept ``.keras`` model is loaded
 back. ``predict`` applies the same preprocessing. Nothing is held out: ``fit`` sees only the
-data it is given, so a test split stays unseen.
+data it is given, so a test split stays unseen. Checking and preprocessing ``X`` and ``y`` are
+estimator_input.py's.
 
 Keras is imported on the first ``fit``/``predict``, not with this module, so the backend can
 still be chosen (``KERAS_BACKEND``) after importing it.
@@ -16,7 +17,6 @@ still be chosen (``KERAS_BACKEND``) after importing it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import numbers
 import tempfile
@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .errors import ConfigError
+from .estimator_input import check_series, encode_labels, preprocess, training_dataset
+from .training.config import PAPER_EPOCHS
 
 #: The member of a saved ``.keras`` archive that carries what Keras does not: the estimator's
 #: class, parameters, classes and training record (Keras's loader ignores members it does not
@@ -45,7 +46,7 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         cells: int = 8,
-        epochs: int = 2000,
+        epochs: int = PAPER_EPOCHS,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         patience: int = 100,
@@ -87,7 +88,6 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         """Train on series ``X`` (n, T), (n, 1, T), a wide DataFrame (one column per time
         step) or sktime's nested one-column DataFrame of pd.Series, with labels ``y`` of any
         type; returns self."""
-        from .data.dataset import Dataset
         from .models.checkpoint import load_checkpoint
         from .training import train
 
@@ -97,25 +97,9 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
                 f"(unweighted), got {self.class_weight!r}"
             )
         verbose = _int_param("verbose", self.verbose, low=0)
-        series = self._check_X(X, reset=True)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None"
-            )
-        y = column_or_1d(np.asarray(y) if not hasattr(y, "shape") else y, warn=True)
-        if len(y) != len(series):
-            raise ValueError(
-                f"X has {len(series)} series but y has {len(y)} labels: one label per series"
-            )
-        _check_finite_labels(y)
-        check_classification_targets(y)
-        classes, codes = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"y has only one class ({classes.tolist()[0]!r}); a classifier needs at "
-                "least 2 classes"
-            )
-        X2 = _preprocess(series, self.n_features_in_)
+        series = check_series(self, X, reset=True)
+        classes, codes = encode_labels(self, y, len(series))
+        X2 = preprocess(series, self.n_features_in_)
         config = self._config()
         try:
             config.validate()
@@ -125,22 +109,7 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         from . import runtime
 
         runtime.configure(deterministic=bool(self.deterministic), tf32=bool(self.tf32))
-        dataset = Dataset(
-            name="arrays",
-            X_train=X2,
-            y_train=codes.astype(np.int64),
-            X_test=np.zeros((0, X2.shape[1]), dtype=np.float32),
-            y_test=np.zeros(0, dtype=np.int64),
-            lengths_train=np.array([len(s) for s in series], dtype=np.int64),
-            lengths_test=np.zeros(0, dtype=np.int64),
-            meta={
-                "n_classes": len(classes),
-                "classes": [str(c) for c in classes],
-                "length": int(X2.shape[1]),
-                "normalise": "series",
-                "data_sha256": _sha256(X2, codes),
-            },
-        )
+        dataset = training_dataset(X2, series, classes, codes)
         log_every = 0 if verbose == 0 else 1 if verbose >= 2 else max(1, config.epochs // 10)
         say = lambda m: print(m, flush=True)  # noqa: E731
         if verbose:
@@ -170,7 +139,7 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         from .models.checkpoint import predict_proba
 
         check_is_fitted(self)
-        X2 = _preprocess(self._check_X(X, reset=False), self.n_features_in_)
+        X2 = preprocess(check_series(self, X, reset=False), self.n_features_in_)
         return predict_proba(self.model_, X2).astype(np.float64)
 
     def predict(self, X) -> np.ndarray:
@@ -212,40 +181,6 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         if rs is None:
             return int(np.random.default_rng().integers(np.iinfo(np.int32).max))
         return int(check_random_state(rs).randint(np.iinfo(np.int32).max))
-
-    # --- input ------------------------------------------------------------------------------
-
-    def _check_X(self, X, reset: bool) -> list[np.ndarray]:
-        """The series of ``X`` as float64 1-D arrays, checked; sets ``n_features_in_`` (the
-        series length) when ``reset``."""
-        nested = _nested_series(X)
-        if nested is not None:
-            lengths = {len(s) for s in nested}
-            longest = max(lengths)
-            if reset:
-                self.n_features_in_ = longest
-                if hasattr(self, "feature_names_in_"):
-                    del self.feature_names_in_
-            elif longest > self.n_features_in_:
-                raise ValueError(
-                    f"X has series of length {longest}, but {type(self).__name__} was fitted "
-                    f"on series of length {self.n_features_in_}"
-                )
-            return nested
-        if getattr(X, "ndim", None) == 3 or (isinstance(X, list | tuple) and np.ndim(X) == 3):
-            X = np.asarray(X)
-            if X.shape[1] != 1:
-                raise ValueError(
-                    f"X of shape {X.shape} has {X.shape[1]} channels: {type(self).__name__} "
-                    "classifies univariate series, (n, T) or (n, 1, T)"
-                )
-            X = X[:, 0, :]
-        elif getattr(X, "ndim", 2) > 3:
-            raise ValueError(
-                f"X must be (n, T) or (n, 1, T) series, got an array of {X.ndim} dimensions"
-            )
-        X = validate_data(self, X, reset=reset, dtype=np.float64)
-        return list(X)
 
     # --- pickling and files -----------------------------------------------------------------
 
@@ -359,7 +294,7 @@ class LSTMFCNClassifier(_LSTMFCNBase):
     def __init__(
         self,
         cells: int = 8,
-        epochs: int = 2000,
+        epochs: int = PAPER_EPOCHS,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         patience: int = 100,
@@ -405,59 +340,6 @@ class ALSTMFCNClassifier(_LSTMFCNBase):
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _preprocess(series: list[np.ndarray], length: int) -> np.ndarray:
-    """The CLI's preprocessing of checked series: ``prepare_splits`` as ``lstmfcn fetch`` runs
-    it (normalise="series"), then zero-padding to the fitted ``length``; float32 (n, length)."""
-    from .data.formats import RawSplit
-    from .data.preprocess import prepare_splits
-
-    split = RawSplit(series=series, labels=["0"] * len(series), path=Path("<X>"))
-    # prepare_splits wants a test split; the same series stand in for it and are dropped.
-    X = prepare_splits(split, split, normalise="series", missing="error").X_train
-    if X.shape[1] < length:  # shorter nested series: padded like a shorter test series
-        X = np.pad(X, ((0, 0), (0, length - X.shape[1])))
-    return X
-
-
-def _nested_series(X) -> list[np.ndarray] | None:
-    """The series of sktime's nested DataFrame (one column, one pd.Series or array per cell),
-    checked; None for anything else."""
-    import pandas as pd
-
-    if not isinstance(X, pd.DataFrame) or X.shape[0] == 0 or X.shape[1] == 0:
-        return None
-    if not all(isinstance(c, pd.Series | np.ndarray | list) for c in X.iloc[0]):
-        return None
-    if X.shape[1] != 1:
-        raise ValueError(
-            f"X is a nested DataFrame of {X.shape[1]} columns: only univariate series "
-            "(one column) are classified"
-        )
-    out = []
-    for i, cell in enumerate(X.iloc[:, 0]):
-        try:
-            s = np.asarray(cell, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"series #{i + 1} of X is not numeric ({e})") from None
-        if s.ndim != 1 or s.size == 0:
-            raise ValueError(f"series #{i + 1} of X must be a non-empty 1-D series")
-        if not np.all(np.isfinite(s)):
-            raise ValueError(f"Input X contains NaN or infinity (series #{i + 1})")
-        out.append(s)
-    return out
-
-
-def _check_finite_labels(y: np.ndarray) -> None:
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError("Input y contains NaN or infinity")
-
-
-def _sha256(X: np.ndarray, codes: np.ndarray) -> str:
-    h = hashlib.sha256(np.ascontiguousarray(X).tobytes())
-    h.update(np.ascontiguousarray(codes, dtype=np.int64).tobytes())
-    return h.hexdigest()
 
 
 def _as_int(value):

@@ -18,13 +18,13 @@ from .data import registry
 from .errors import ConfigError, LstmfcnError
 from .results.records import published_datasets
 from .runs import Run
-from .training.config import PAPER_CELLS, TrainConfig
+from .training.config import PAPER_CELLS, PAPER_EPOCHS
 
 #: Per-preset defaults. `demo` fits ~10 minutes on 2 CPU cores; the others are the paper's.
 PRESET_DEFAULTS: dict[str, dict] = {
     "demo": {"epochs": 1000, "cells": [8], "seeds": [0]},
-    "ucr85": {"epochs": TrainConfig.epochs, "cells": list(PAPER_CELLS), "seeds": [0]},
-    "ucr128": {"epochs": TrainConfig.epochs, "cells": list(PAPER_CELLS), "seeds": [0]},
+    "ucr85": {"epochs": PAPER_EPOCHS, "cells": list(PAPER_CELLS), "seeds": [0]},
+    "ucr128": {"epochs": PAPER_EPOCHS, "cells": list(PAPER_CELLS), "seeds": [0]},
 }
 
 #: Training settings that may differ per dataset (config `overrides: {Name: {...}}`).

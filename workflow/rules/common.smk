@@ -7,11 +7,16 @@ from lstmfcn_bench import runs
 from lstmfcn_bench.data.dataset import DATA_FILE, META_FILE
 from lstmfcn_bench.errors import ConfigError
 from lstmfcn_bench.plan import make_plan
+from lstmfcn_bench.training.engines import backend_assignment, trains_groups
 
 try:
     PLAN = make_plan(config)
 except ConfigError as e:
     raise WorkflowError(f"bad config: {e}") from None
+
+ENGINE = PLAN.config["engine"]
+# One job per run, or one per group of seeds (lstmfcn_bench.training.engines).
+TRAINS_GROUPS = trains_groups(ENGINE)
 
 
 wildcard_constraints:
@@ -38,7 +43,7 @@ def group_outputs(kind):
 
 def every_train_benchmark():
     """The training jobs' benchmark files: one per run, or one per group with engine jax."""
-    if PLAN.config["engine"] == "keras":
+    if not TRAINS_GROUPS:
         return every_run("train_benchmark")
     pattern = runs.group_pattern("train_benchmark", PLAN.seeds)
     groups = dict.fromkeys((r.dataset, r.model, r.cells) for r in PLAN.runs)

@@ -1,6 +1,7 @@
-# lstmfcn train -> lstmfcn_bench.training (the paper's protocol, resumable). With engine: jax
-# one job trains all seeds of a dataset x model x cells (training/jax_engine.py).
-if PLAN.config["engine"] == "keras":
+# lstmfcn train -> lstmfcn_bench.training (the paper's protocol, resumable). An engine that
+# trains groups (engine: jax; lstmfcn_bench.training.engines decides) trains all seeds of a
+# dataset x model x cells in one job (training/jax_engine.py).
+if not TRAINS_GROUPS:
 
   rule train:
       input:
@@ -67,8 +68,10 @@ else:
       resources:
           **get_train_resources(),
       retries: 2
+      # The engine's backend (KERAS_BACKEND=jax) comes first; the command reads as it always
+      # has, so finished groups are not rerun for a changed command.
       shell:
-          "KERAS_BACKEND=jax lstmfcn train {wildcards.dataset} --engine jax "
+          backend_assignment(ENGINE) + "lstmfcn train {wildcards.dataset} --engine jax "
           "--model {wildcards.model} --cells {wildcards.cells} --seed {params.seeds} "
           "--epochs {params.epochs} --batch-size {params.batch_size} "
           "--patience {params.patience} --checkpoint-every {params.checkpoint_every} "

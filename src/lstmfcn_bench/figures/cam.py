@@ -59,10 +59,13 @@ def cam_figure(
     classes: Sequence[str] | None = None,
     samples: int = 1,
     split: str = "train",
+    source: object = "the model",
 ):
     """One panel per class: ``samples`` series of that class (first in file order) drawn as a
     line coloured by the class's CAM, normalised per series; predicted and true class in the
     title; one colour bar. ``classes`` are class labels as in ``dataset.classes`` (default all).
+    ``source`` (the CLI: the checkpoint's path) names the model in the error for a model of
+    another dataset's shape.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.collections import LineCollection
@@ -78,11 +81,11 @@ def cam_figure(
         style,
     )
 
+    check_model_fits(model, dataset, source)
     if isinstance(samples, bool) or int(samples) < 1:
         raise ConfigError(f"samples must be >= 1, got {samples!r}")
     if split not in ("train", "test"):
         raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
-    check_model_fits(model, dataset)
     X = dataset.X_train if split == "train" else dataset.X_test
     y = dataset.y_train if split == "train" else dataset.y_test
     labels = class_labels(dataset)

@@ -47,11 +47,17 @@ def attention_summary(model, X) -> tuple[np.ndarray, np.ndarray]:
     — with the dimension shuffle S = 1 and F = T, so ``alpha`` ≡ 1 and ``z`` equals the series.
     A model without an attention LSTM raises :class:`LstmfcnError`.
     """
-    from ..models.attention import attention_weights_and_context, find_attention_layer
+    from ..models.attention import find_attention_layer
 
-    find_attention_layer(model)  # the clear error for an LSTM-FCN, before anything runs
-    x = model_series_input(model, X)
-    alpha, z = attention_weights_and_context(model, x)
+    # the clear error for an LSTM-FCN, before anything runs
+    return _summary(find_attention_layer(model), model, X)
+
+
+def _summary(layer, model, X) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`attention_summary` with the model's attention LSTM ``layer`` found."""
+    from ..models.attention import layer_weights_and_context
+
+    alpha, z = layer_weights_and_context(layer, model_series_input(model, X))
     return alpha.mean(axis=1), z.reshape(len(z), -1)
 
 
@@ -82,8 +88,16 @@ def rescale_symmetric(values: np.ndarray) -> np.ndarray:
 
 def context_for_display(model, X) -> tuple[np.ndarray, np.ndarray]:
     """α and z of :func:`attention_summary`, resized to the series length, in [-1, 1]."""
+    from ..models.attention import find_attention_layer
+
     X = np.asarray(X)
-    alpha, z = attention_summary(model, X)
+    return _display(find_attention_layer(model), model, X)
+
+
+def _display(layer, model, X) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`context_for_display` with the model's attention LSTM ``layer`` found."""
+    X = np.asarray(X)
+    alpha, z = _summary(layer, model, X)
     length = X.shape[-1] if X.ndim == 2 else int(np.prod(X.shape[1:]))
     return rescale_symmetric(resize_linear(alpha, length)), rescale_symmetric(
         resize_linear(z, length)
@@ -113,6 +127,27 @@ def _pick(y: np.ndarray, n_classes: int, classwise: bool, limit: int | None) -> 
     return [g if limit is None else g[:limit] for g in groups]
 
 
+def _checked_attention(model, dataset, source):
+    """The model's attention LSTM, after the clear errors for a model without one or for one
+    of another dataset's shape; ``source`` (the CLI: the checkpoint's path) names the model in
+    them when given."""
+    from ..models.attention import find_attention_layer
+
+    if source is None:
+        layer = find_attention_layer(model)
+        check_model_fits(model, dataset)
+        return layer
+    try:
+        layer = find_attention_layer(model)
+    except LstmfcnError:
+        raise LstmfcnError(
+            f"{source} has no attention LSTM (it is an LSTM-FCN): the context figure needs an "
+            "ALSTM-FCN checkpoint"
+        ) from None
+    check_model_fits(model, dataset, source)
+    return layer
+
+
 def context_figure(
     model,
     dataset,
@@ -121,6 +156,7 @@ def context_figure(
     progress: bool | None = None,
     warn: Callable[[str], None] | None = None,
     chunk: int = 64,
+    source: object = None,
 ):
     """Train and test panels of series with α and z (rescaled, resized) drawn under them.
 
@@ -130,16 +166,15 @@ def context_figure(
     stderr. The figure carries :data:`CONTEXT_CAPTION`, which states that with the dimension
     shuffle the attention spans a single step (α ≡ 1, z = x) and that the ``shuffle: false``
     variant shows attention over timesteps. A model without an attention LSTM raises
-    :class:`LstmfcnError`.
+    :class:`LstmfcnError`; ``source`` (the CLI: the checkpoint's path) names the model in that
+    error and in the one for a model of another dataset's shape.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
-    from ..models.attention import find_attention_layer
     from .style import class_labels, model_display_name, new_figure, palette, style, wrap
 
-    find_attention_layer(model)
-    check_model_fits(model, dataset)
+    layer = _checked_attention(model, dataset, source)
     limit = parse_limit(limit)
     labels = class_labels(dataset)
     K, T = dataset.n_classes, dataset.length
@@ -171,7 +206,7 @@ def context_figure(
         for group in picks[split]:
             alphas, zs = [], []
             for lo in range(0, len(group), chunk):
-                a, z = context_for_display(model, np.asarray(X)[group[lo : lo + chunk]])
+                a, z = _display(layer, model, np.asarray(X)[group[lo : lo + chunk]])
                 alphas.append(a)
                 zs.append(z)
                 bar.advance(len(group[lo : lo + chunk]))

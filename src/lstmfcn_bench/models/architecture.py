@@ -6,26 +6,28 @@ context code find them by name, not position.
 
 Input "series": (1, T) with the dimension shuffle (the paper: the whole series is one timestep
 of T features, so the LSTM runs a single step), else (T, 1).
+
+Keras is imported by the builders, not with this module, so the architecture's constants can
+be read (the cost model reads :data:`CONV_BLOCKS`) without importing Keras.
 """
 
 from __future__ import annotations
 
 import functools
 import numbers
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-from keras import layers
 
 from .. import settings
 from ..errors import ConfigError
 from ..runs import KERAS_NAME, MODELS
-from .attention import AttentionLSTM
-from .batchnorm import FusedBatchNormalization
-from .gates import GATES
+
+if TYPE_CHECKING:
+    import keras
 
 LSTM_DROPOUT = 0.8
-# (filters, kernel size) of the three conv blocks of the FCN branch.
+#: (filters, kernel size) of the three conv blocks of the FCN branch.
 CONV_BLOCKS = ((128, 8), (256, 5), (128, 3))
 
 
@@ -40,6 +42,10 @@ def _check(length, n_classes, cells, shuffle) -> tuple[int, int, int]:
 
 def _fcn_branch(series, shuffle: bool):
     """Branch B: three conv blocks over (T, 1), then global average pooling."""
+    from keras import layers
+
+    from .batchnorm import FusedBatchNormalization
+
     x = layers.Permute((2, 1), name="permute")(series) if shuffle else series
     for block, (filters, kernel_size) in enumerate(CONV_BLOCKS, start=1):
         x = layers.Conv1D(
@@ -56,6 +62,9 @@ def _fcn_branch(series, shuffle: bool):
 
 
 def _build(recurrent, name, length, n_classes, shuffle) -> keras.Model:
+    import keras
+    from keras import layers
+
     shape = (1, length) if shuffle else (length, 1)
     series = keras.Input(shape=shape, name="series")
     lstm_features = layers.Dropout(LSTM_DROPOUT, name="lstm_dropout")(recurrent(series))
@@ -74,6 +83,10 @@ def lstm_fcn(
     ``gate`` is the LSTM's recurrent activation (gates.py): the authors' ``hard_sigmoid`` by
     default; ``sigmoid`` builds the ``lstmfcn_sigmoid`` variant, under its own graph name.
     """
+    from keras import layers
+
+    from .gates import GATES
+
     length, n_classes, cells = _check(length, n_classes, cells, shuffle)
     if gate not in GATES:
         raise ConfigError(f"unknown LSTM gate {gate!r}; choose one of: {', '.join(GATES)}")
@@ -84,6 +97,8 @@ def lstm_fcn(
 
 def alstm_fcn(length: int, n_classes: int, cells: int = 8, shuffle: bool = True) -> keras.Model:
     """ALSTM-FCN: as LSTM-FCN with the attention LSTM (inert α ≡ 1 when shuffle=True)."""
+    from .attention import AttentionLSTM
+
     length, n_classes, cells = _check(length, n_classes, cells, shuffle)
     recurrent = AttentionLSTM(cells, name="attention_lstm")
     return _build(recurrent, KERAS_NAME["alstmfcn"], length, n_classes, shuffle)
@@ -115,6 +130,8 @@ def conv_features_and_head(model: keras.Model):
     features — the LAST rows, since the concat puts the LSTM features first — and ``b`` (K,)
     is the head's bias. So mean_t(f) @ W_conv is the conv branch's contribution to the logits.
     """
+    import keras
+
     try:
         relu3 = model.get_layer("relu3")
         head = model.get_layer("head")

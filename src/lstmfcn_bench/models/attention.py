@@ -326,7 +326,12 @@ def attention_weights_and_context(layer_or_model, x, batch_size: int = 1024):
     Runs the recurrence step by step with the cell's own ``step`` (keras.ops, any backend).
     With the dimension shuffle S = 1, so ``alpha`` ≡ 1 and ``z`` equals ``x``.
     """
-    layer = find_attention_layer(layer_or_model)
+    return layer_weights_and_context(find_attention_layer(layer_or_model), x, batch_size)
+
+
+def layer_weights_and_context(layer: AttentionLSTM, x, batch_size: int = 1024):
+    """:func:`attention_weights_and_context` of an AttentionLSTM already found (with
+    :func:`find_attention_layer`)."""
     if not layer.built:
         raise ConfigError("the AttentionLSTM is not built yet: call the model once first")
     cell = layer.cell

@@ -11,13 +11,11 @@ from .. import settings
 from ..errors import ConfigError
 from ..runs import MODELS
 
-#: keras: the epoch loop of training/loop.py, one run at a time, any Keras backend; jax: the
-#: seeds of one run configuration as one compiled program (training/jax_engine.py).
-ENGINES = settings.choices("engine")
-
-
 #: The cells the paper trains for every dataset and model; its table selects among them.
 PAPER_CELLS = (8, 64, 128)
+#: The epochs the paper trains every run for: the default of the CLI, the estimators, the cost
+#: model and the ucr85/ucr128 presets.
+PAPER_EPOCHS = 2000
 #: The fields of :class:`TrainConfig` that make up the paper's protocol (its defaults are the
 #: paper's values); seed, cells, checkpoints and precision are not protocol.
 PROTOCOL_FIELDS = (
@@ -39,7 +37,7 @@ _BEFORE_RECORDED = {"class_weighted": True}
 class TrainConfig:
     model: str = "lstmfcn"
     cells: int = 8
-    epochs: int = 2000
+    epochs: int = PAPER_EPOCHS
     batch_size: int = settings.default("batch_size")
     learning_rate: float = 1e-3
     seed: int = 0

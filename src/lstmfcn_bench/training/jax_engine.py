@@ -11,8 +11,8 @@ per call (``lax.scan`` again), and the host sees the device only every ``checkpo
 epochs, to log, write each member's resume state and look for a stop signal. The plateau
 schedule and the minimum-training-loss weights are kept inside the program.
 
-Resume states and outputs are those of the Keras loop, member by member, so either engine can
-continue the other's run.
+Resume states and outputs are those of the Keras loop, member by member (both engines live a
+run's life as lifecycle.py has it), so either engine can continue the other's run.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import numpy as np
 from ..errors import ConfigError
 from ..models.checkpoint import model_input
 from ..runs import beside_model
+from . import lifecycle
 from .config import TrainConfig
-from .loop import TrainingInterrupted, TrainResult, _start, _stop_on_signals
-from .outputs import run_info, write_run
+from .lifecycle import TrainResult
 from .protocol import Plateau, class_weights, epoch_permutation
 from .resume import ResumeState
 
@@ -102,6 +102,7 @@ def _member_arrays(model, state: ResumeState, layout: _Layout) -> dict:
         "best_epoch": np.int32(state.best_epoch),
         "best_tv": best_tv,
         "best_ntv": best_ntv,
+        "epoch": np.int32(state.next_epoch),  # the member's start
     }
 
 
@@ -239,129 +240,154 @@ def train_group(
     member from its resume state when a previous attempt left one. ``host_loop``: the CPU's
     program (one call per epoch, batches and members unrolled) or the accelerators' (an
     interval per call, members vmapped); by default the one that suits the device."""
-    import jax
-    import jax.numpy as jnp
-
     _require_jax()
     check_group(configs)
     if len(model_paths) != len(configs):
         raise ConfigError("one model path per member of the group")
-    config = configs[0]
-    model_paths = [Path(p) for p in model_paths]
-    weights = class_weights(dataset.y_train, dataset.n_classes, config.class_weighted)
-    data_sha = dataset.meta.get("data_sha256", "")
-
-    members, starts = [], []
-    for c, path in zip(configs, model_paths, strict=True):
-        if path.suffix != ".keras":
-            raise ConfigError(f"the model file must end in .keras, got {path}")
-        model, state, resumed = _start(dataset, c, path, c.fingerprint(data_sha), weights, log)
-        members.append((model, state, resumed))
-        starts.append(state.next_epoch)
-    template = members[0][0]
-    X_host = model_input(dataset.X_train, config.shuffle)
+    members = _start_members(dataset, configs, model_paths, log)
+    X_host = model_input(dataset.X_train, configs[0].shuffle)
     y_host = dataset.y_train.astype(np.int32)
+    template = members[0].model
     # Builds the compiled metrics (train_on_batch does this on its first call).
     template._symbolic_build(data_batch=(X_host[:1], y_host[:1], None))
     layout = _Layout(template)
-    arrays = [_member_arrays(m, s, layout) for m, s, _ in members]
-    for a, start in zip(arrays, starts, strict=True):
-        a["epoch"] = np.int32(start)
-    state = jax.tree.map(jnp.asarray, _stack(arrays))
+    state = _initial_state(members, layout)
+    on_host_loop = on_cpu() if host_loop is None else host_loop
+    run = _program(template, configs[0], len(y_host), on_host_loop=on_host_loop)
+    state, seconds = _run_epochs(members, layout, run, state, X_host, y_host, log, log_every)
+    return _finish_members(dataset, members, layout, state, seconds)
+
+
+@dataclasses.dataclass
+class _Member:
+    """One run of a group as it started: its settings, model file, Keras model (the group's
+    state goes back into it to be saved), resume state and history so far."""
+
+    config: TrainConfig
+    path: Path
+    model: object
+    state: ResumeState
+    resumed_from: int | None
+    history: list[dict]
+
+
+def _start_members(dataset, configs, model_paths, log) -> list[_Member]:
+    """Each member started or resumed as the Keras loop starts a run."""
+    weights = class_weights(dataset.y_train, dataset.n_classes, configs[0].class_weighted)
+    members = []
+    for c, path in zip(configs, model_paths, strict=True):
+        path = lifecycle.check_model_path(path)
+        model, state, resumed = lifecycle.start(dataset, c, path, weights, log)
+        members.append(_Member(c, path, model, state, resumed, list(state.history)))
+    return members
+
+
+def _initial_state(members: list[_Member], layout: _Layout):
+    """The program's state: every member's, stacked, on the device."""
+    import jax
+    import jax.numpy as jnp
+
+    arrays = [_member_arrays(m.model, m.state, layout) for m in members]
+    return jax.tree.map(jnp.asarray, _stack(arrays))
+
+
+def _run_epochs(members, layout, run, state, X_host, y_host, log, log_every):
+    """Train every member from where it starts to the budget, ``chunk`` epochs a call, the host
+    looking in after each call (for a stop signal) and writing resume states every
+    checkpoint_every epochs or when stopped. The new state and the group's seconds."""
+    import jax.numpy as jnp
+
+    config = members[0].config
     X, y = jnp.asarray(X_host), jnp.asarray(y_host)
     n = int(len(y_host))
-    run = _program(template, config, n, on_host_loop=on_cpu() if host_loop is None else host_loop)
-
-    histories = [list(s.history) for _, s, _ in members]
-    seconds_before = [s.seconds for _, s, _ in members]
-    signals: dict = {}
     t_session = time.perf_counter()
-    epoch = min(starts)
-    # The host looks in every `chunk` epochs (for a stop signal), and writes resume states
-    # every checkpoint_every epochs or when stopped.
+    epoch = min(m.state.next_epoch for m in members)
     chunk = max(1, min(config.checkpoint_every, SIGNAL_EVERY, config.epochs - epoch))
     saved = epoch
-    with _stop_on_signals(signals):
+    with lifecycle.StopSignals() as stop:
         while epoch < config.epochs:
             # Always `chunk` epochs a call (those past the budget inactive): one compilation.
             span = range(epoch, epoch + chunk)
-            perms = np.stack(
-                [[epoch_permutation(c.seed, e, n) for c in configs] for e in span]
-            ).astype(np.int32)
-            active = np.array([[s <= e < config.epochs for s in starts] for e in span])
+            perms, active = _schedule(members, span, n)
             t0 = time.perf_counter()
-            state, (losses, accs, lrs) = run(state, X, y, jnp.asarray(perms), jnp.asarray(active))
-            losses, accs, lrs = (np.asarray(a, dtype=np.float64) for a in (losses, accs, lrs))
+            state, outs = run(state, X, y, jnp.asarray(perms), jnp.asarray(active))
+            outs = tuple(np.asarray(a, dtype=np.float64) for a in outs)
             # A member's share of the group's epoch, as with its total time.
             group_epoch = (time.perf_counter() - t0) / max(1, min(chunk, config.epochs - epoch))
-            per_epoch = group_epoch / len(configs)
-            best = np.asarray(state["best_loss"])
-            best_epoch = np.asarray(state["best_epoch"])
-            for k in range(len(configs)):
-                for j, e in enumerate(span):
-                    if not active[j, k]:
-                        continue
-                    row = {"epoch": e + 1, "loss": losses[j, k], "accuracy": accs[j, k]}
-                    histories[k].append({**row, "lr": lrs[j, k], "seconds": per_epoch})
-                    if log_every and ((e + 1) % log_every == 0 or e + 1 == config.epochs):
-                        log(
-                            f"seed {configs[k].seed}: epoch {e + 1}/{config.epochs}  "
-                            f"loss {losses[j, k]:.5f}  acc {accs[j, k]:.4f}  lr {lrs[j, k]:.3g}"
-                            f"  {per_epoch:.3f}s  best {best[k]:.5f}@{best_epoch[k]}"
-                        )
+            _record(members, state, span, active, outs, group_epoch / len(members), log, log_every)
             epoch = min(epoch + chunk, config.epochs)
-            if epoch < config.epochs and (signals or epoch - saved >= config.checkpoint_every):
+            if epoch < config.epochs and (stop or epoch - saved >= config.checkpoint_every):
                 saved = epoch
-                _save_resume(
-                    state,
-                    members,
-                    configs,
-                    model_paths,
-                    histories,
-                    layout,
-                    data_sha,
-                    seconds_before,
-                    time.perf_counter() - t_session,
-                )
-                if signals:
-                    raise TrainingInterrupted(
-                        f"stopped by signal {signals['signal']} after epoch {epoch}; resume "
-                        f"states saved beside {model_paths[0].parent}: rerun the same command "
-                        "to continue",
-                        signals["signal"],
-                    )
+                _save_resume(state, members, layout, time.perf_counter() - t_session)
+                if stop:
+                    where = f"resume states saved beside {members[0].path.parent}"
+                    raise stop.interrupted(epoch, where)
+    return state, time.perf_counter() - t_session
 
-    total = time.perf_counter() - t_session
+
+def _schedule(members: list[_Member], span: range, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The batch orders (epochs, members, n) of the epochs ``span`` and which members train in
+    each (epochs, members): those that have reached their start and not the budget."""
+    epochs = members[0].config.epochs
+    perms = np.stack(
+        [[epoch_permutation(m.config.seed, e, n) for m in members] for e in span]
+    ).astype(np.int32)
+    active = np.array([[m.state.next_epoch <= e < epochs for m in members] for e in span])
+    return perms, active
+
+
+def _record(members, state, span, active, outs, per_epoch, log, log_every) -> None:
+    """Each active member's history rows and progress lines of the epochs ``span``."""
+    losses, accs, lrs = outs
+    best = np.asarray(state["best_loss"])
+    best_epoch = np.asarray(state["best_epoch"])
+    for k, m in enumerate(members):
+        for j, e in enumerate(span):
+            if not active[j, k]:
+                continue
+            row = {"epoch": e + 1, "loss": losses[j, k], "accuracy": accs[j, k]}
+            lifecycle.record_epoch(
+                m.history,
+                {**row, "lr": lrs[j, k], "seconds": per_epoch},
+                (best[k], best_epoch[k]),
+                epochs=m.config.epochs,
+                log=log,
+                log_every=log_every,
+                prefix=f"seed {m.config.seed}: ",
+            )
+
+
+def _finish_members(dataset, members, layout, state, total: float) -> list[TrainResult]:
+    """Each member's files, as the Keras loop writes a run's, and its result; the resume
+    states go only once every member's files are written."""
+    import jax
+
     host = jax.tree.map(np.asarray, state)
     results = []
-    for k, (c, path) in enumerate(zip(configs, model_paths, strict=True)):
-        model, _, resumed = members[k]
+    for k, m in enumerate(members):
         best_epoch = int(host["best_epoch"][k])
-        member = _member(host, k)
-        kept = layout.to_weights(member["best_tv"], member["best_ntv"]) if best_epoch else None
-        _assign(model, member)  # the final state, as the Keras loop's model ends; then the kept
-        if kept is not None:
-            model.set_weights(kept)
+        values = _member(host, k)
+        kept = layout.to_weights(values["best_tv"], values["best_ntv"]) if best_epoch else None
+        _assign(m.model, values)  # the final state, as the Keras loop's model ends; then the kept
         # Each member's share of the group's time, so that runs' times add up.
-        seconds = seconds_before[k] + total / len(configs)
-        info = run_info(dataset, c, histories[k], best_epoch, seconds, resumed, engine="jax")
-        info["group_seeds"] = [g.seed for g in configs]
-        info["group_seconds"] = total
-        write_run(path, model, histories[k], info)
+        seconds = m.state.seconds + total / len(members)
+        best = (float(host["best_loss"][k]), best_epoch)
         results.append(
-            TrainResult(
-                model_path=path,
-                history=histories[k],
-                best_epoch=best_epoch,
-                best_loss=float(host["best_loss"][k]),
-                epochs_run=len(histories[k]),
-                seconds=seconds,
-                resumed_from=resumed,
-                info=info,
+            lifecycle.finish(
+                dataset,
+                m.config,
+                m.path,
+                m.model,
+                m.history,
+                best,
+                kept,
+                seconds,
+                m.resumed_from,
+                engine="jax",
+                extra={"group_seeds": [g.config.seed for g in members], "group_seconds": total},
             )
         )
-    for path in model_paths:  # only once every member's files are written
-        beside_model(path, "resume").unlink(missing_ok=True)
+    lifecycle.discard_resume([m.path for m in members])
     return results
 
 
@@ -383,29 +409,29 @@ def _assign(model, member: dict) -> None:
             v.assign(value)
 
 
-def _save_resume(state, members, configs, paths, histories, layout, data_sha, before, elapsed):
+def _save_resume(state, members: list[_Member], layout: _Layout, elapsed: float) -> None:
     """Each member's resume state, in the Keras loop's format (its variables in its model)."""
     import jax
 
     host = jax.tree.map(np.asarray, state)
-    for k, (c, path) in enumerate(zip(configs, paths, strict=True)):
-        model = members[k][0]
-        m = _member(host, k)
-        _assign(model, m)
-        plateau = Plateau.of(c)
+    for k, m in enumerate(members):
+        values = _member(host, k)
+        _assign(m.model, values)
+        plateau = Plateau.of(m.config)
         plateau.lr, plateau.best, plateau.wait = (
-            float(m["lr"]),
-            float(m["plateau_best"]),
-            int(m["wait"]),
+            float(values["lr"]),
+            float(values["plateau_best"]),
+            int(values["wait"]),
         )
-        best_epoch = int(m["best_epoch"])
+        best_epoch = int(values["best_epoch"])
+        kept = layout.to_weights(values["best_tv"], values["best_ntv"]) if best_epoch else None
         ResumeState(
-            fingerprint=c.fingerprint(data_sha),
+            fingerprint=m.state.fingerprint,
             plateau=plateau,
-            next_epoch=int(m["epoch"]),
-            history=histories[k],
-            best_loss=float(m["best_loss"]),
+            next_epoch=int(values["epoch"]),
+            history=m.history,
+            best_loss=float(values["best_loss"]),
             best_epoch=best_epoch,
-            best_weights=layout.to_weights(m["best_tv"], m["best_ntv"]) if best_epoch else None,
-            seconds=before[k] + elapsed / len(configs),
-        ).save(beside_model(path, "resume"), model)
+            best_weights=kept,
+            seconds=m.state.seconds + elapsed / len(members),
+        ).save(beside_model(m.path, "resume"), m.model)
