@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import settings
+from .arguments import build_parser
 from .atomic import check_writable
 from .errors import ConfigError, LstmfcnError
 
@@ -276,274 +277,20 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     _saved("accuracy scatter", save_figure(fig, args.out))
 
 
-def _add_figure_parsers(sub) -> None:
-    """The figure subcommands: each writes FIG.png and FIG.svg beside it."""
-    from .data.dataset import DEFAULT_ROOT
-
-    c = sub.add_parser("cam", help="class activation maps of a checkpoint, one panel per class")
-    c.add_argument("model_path", metavar="MODEL.keras", type=Path)
-    c.add_argument("--dataset", required=True)
-    c.add_argument("--out", type=Path, required=True, help="FIG.png (FIG.svg is written too)")
-    c.add_argument(
-        "--classes", nargs="+", default=None, metavar="LABEL", help="class labels (default: all)"
-    )
-    c.add_argument("--samples", type=int, default=1, help="series drawn per class (default 1)")
-    c.add_argument("--split", default="train", choices=("train", "test"))
-    c.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
-    c.set_defaults(func=cmd_cam)
-
-    x = sub.add_parser("context", help="attention weights and context of an ALSTM-FCN")
-    x.add_argument("model_path", metavar="MODEL.keras", type=Path)
-    x.add_argument("--dataset", required=True)
-    x.add_argument("--out", type=Path, required=True, help="FIG.png (FIG.svg is written too)")
-    x.add_argument("--classwise", action="store_true", help="one row of panels per class")
-    x.add_argument(
-        "--limit",
-        default="1",
-        metavar="N|all",
-        help="samples per class (--classwise) or per split; 'all' draws every sample (default 1)",
-    )
-    x.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
-    x.set_defaults(func=cmd_context)
-
-    u = sub.add_parser("curves", help="training curves of one run from its history CSV")
-    u.add_argument("history", metavar="HISTORY.csv", type=Path)
-    u.add_argument("--out", type=Path, required=True, help="FIG.png (FIG.svg is written too)")
-    u.add_argument(
-        "--info",
-        type=Path,
-        default=None,
-        help="the run's _train.json (default: next to the history) for the kept epoch",
-    )
-    u.set_defaults(func=cmd_curves)
-
-    s = sub.add_parser("scatter", help="our selected accuracy against the published one")
-    s.add_argument("summary", metavar="SUMMARY.csv", type=Path)
-    s.add_argument("--out", type=Path, required=True, help="FIG.png (FIG.svg is written too)")
-    s.add_argument(
-        "--threshold",
-        type=float,
-        default=5.0,
-        help="name the datasets whose |ours - published| exceeds this many points (default 5)",
-    )
-    s.set_defaults(func=cmd_scatter)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from .data.dataset import DEFAULT_ROOT
-    from .data.preprocess import MISSING, NORMALISE
-    from .data.registry import PRESETS
-    from .runs import MODELS
-    from .training.config import PAPER_EPOCHS
-
-    p = argparse.ArgumentParser(prog="lstmfcn", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-
-    d = sub.add_parser("datasets", help="list the UCR datasets of a preset")
-    d.add_argument("--preset", default="ucr128", choices=PRESETS)
-    d.set_defaults(func=cmd_datasets)
-
-    n = sub.add_parser(
-        "plan", help="the protocol's cost per dataset, cheapest first, and what fits a budget"
-    )
-    n.add_argument("--preset", default="ucr85", choices=PRESETS)
-    n.add_argument(
-        "--datasets", nargs="+", default=None, metavar="NAME", help="instead of the preset's"
-    )
-    n.add_argument(
-        "--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default: the preset's)"
-    )
-    n.add_argument("--epochs", type=int, default=None, help="default: the preset's")
-    n.add_argument(
-        "--calibrate",
-        action="store_true",
-        help="measure this machine first (seconds of real training) instead of the default "
-        "figures of a 2-core CPU",
-    )
-    n.add_argument(
-        "--budget-hours",
-        type=float,
-        default=None,
-        metavar="H",
-        help="mark the cheapest datasets that fit H hours (as the config's budget_hours plans)",
-    )
-    n.add_argument(
-        "--source",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="a local folder source: datasets it lacks are 'not available', out of the budget",
-    )
-    n.add_argument(
-        "--skip-published",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="a reproduction folder (reproduction): datasets whose every run has a record there "
-        "are 'published', out of the budget (as the config's skip_published plans)",
-    )
-    n.set_defaults(func=cmd_plan)
-
-    f = sub.add_parser("fetch", help="download, verify and prepare datasets")
-    f.add_argument("names", nargs="+", metavar="NAME", help="2018 or 2015 UCR names")
-    f.add_argument(
-        "--source",
-        default=None,
-        help="UCRArchive_2018.zip URL/path, base URL of per-dataset zips, or a "
-        "local directory (default: embedded demo data, else the "
-        "timeseriesclassification.com mirror)",
-    )
-    f.add_argument(
-        "--root",
-        type=Path,
-        default=DEFAULT_ROOT,
-        help=f"where prepared datasets go (default: {DEFAULT_ROOT.as_posix()})",
-    )
-    f.add_argument(
-        "--cache",
-        type=Path,
-        default=None,
-        help="download cache (default: $LSTMFCN_CACHE or ~/.cache/lstmfcn-bench)",
-    )
-    f.add_argument("--normalise", default=settings.default("normalise"), choices=NORMALISE)
-    f.add_argument("--missing", default=settings.default("missing"), choices=MISSING)
-    f.add_argument("--sha256", default=None, help="expected sha256 of the downloaded archive")
-    f.add_argument(
-        "--password", default=None, help="zip password (default: the UCR 2018 archive's)"
-    )
-    f.add_argument("--quiet", action="store_true", help="no download progress")
-    f.set_defaults(func=cmd_fetch)
-
-    t = sub.add_parser("train", help="train one run with the paper's protocol (resumable)")
-    t.add_argument("name", metavar="NAME", help="a fetched dataset")
-    t.add_argument("--model", default=MODELS[0], choices=MODELS)
-    t.add_argument("--cells", type=int, default=8, help="LSTM cells (paper: 8, 64, 128)")
-    t.add_argument("--epochs", type=int, default=PAPER_EPOCHS)
-    t.add_argument(
-        "--seed",
-        type=int,
-        nargs="+",
-        default=[0],
-        help="one or more seeds (the jax engine trains them as one group)",
-    )
-    t.add_argument(
-        "--engine",
-        default=settings.default("engine"),
-        choices=settings.choices("engine"),
-        help="keras: one run after another on any backend; jax: the seeds as one compiled "
-        "JAX program (sets KERAS_BACKEND=jax unless set)",
-    )
-    t.add_argument("--batch-size", type=int, default=settings.default("batch_size"))
-    t.add_argument(
-        "--patience",
-        type=int,
-        default=settings.default("patience"),
-        help="ReduceLROnPlateau patience",
-    )
-    t.add_argument(
-        "--min-delta",
-        type=float,
-        default=1e-4,
-        help="loss improvement that resets the plateau counter (Keras default)",
-    )
-    t.add_argument(
-        "--no-shuffle",
-        action="store_true",
-        help="no dimension shuffle: the LSTM runs over T timesteps",
-    )
-    t.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=settings.default("checkpoint_every"),
-        help="epochs between resume states (also written on SIGTERM)",
-    )
-    t.add_argument(
-        "--out",
-        type=Path,
-        default=Path("."),
-        help="folder for MODEL_cC_sS.keras, its _history.csv and _train.json",
-    )
-    t.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
-    t.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    t.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="deterministic ops (bit-identical reruns on CPU; may be slower)",
-    )
-    t.add_argument(
-        "--tf32",
-        action="store_true",
-        help="allow TF32 tensor-core maths on GPUs that have it (faster; default: full fp32)",
-    )
-    t.add_argument("--log-every", type=int, default=1, help="print one line every N epochs")
-    t.set_defaults(func=cmd_train)
-
-    e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test split")
-    e.add_argument("model_path", metavar="MODEL.keras", type=Path)
-    e.add_argument("--dataset", required=True)
-    e.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
-    e.add_argument("--out", type=Path, required=True, help="metrics JSON to write")
-    e.add_argument(
-        "--info",
-        type=Path,
-        default=None,
-        help="the run's _train.json (default: the one beside MODEL.keras)",
-    )
-    e.add_argument(
-        "--allow-other-data",
-        action="store_true",
-        help="evaluate a model on data other than its training run's (transfer experiments; "
-        "recorded in the metrics as trained_on)",
-    )
-    e.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    e.set_defaults(func=cmd_evaluate)
-
-    a = sub.add_parser(
-        "aggregate",
-        help="results table and statistics from metrics JSONs, or from a reproduction folder",
-    )
-    a.add_argument(
-        "metrics",
-        nargs="+",
-        type=Path,
-        metavar="METRICS.json | DIR",
-        help="metrics files, or one reproduction folder (its runs/ records -> its table/)",
-    )
-    a.add_argument("--out", type=Path, default=None, help="default results/tables, or DIR/table")
-    a.add_argument(
-        "--readme",
-        type=Path,
-        default=None,
-        help="with DIR: rewrite this README's generated reproduction-status block",
-    )
-    a.add_argument(
-        "--benchmarks",
-        type=Path,
-        nargs="*",
-        default=[],
-        metavar="BENCHMARK.tsv",
-        help="the training jobs' Snakemake benchmark files (adds memory to timing.csv)",
-    )
-    a.set_defaults(func=cmd_aggregate)
-
-    u = sub.add_parser(
-        "publish", help="copy finished runs' records into the committed reproduction folder"
-    )
-    u.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a workflow results tree")
-    u.add_argument("--to", type=Path, default=Path("reproduction"), help="default reproduction")
-    u.add_argument(
-        "--replace", action="store_true", help="a rerun replaces a published record of its run"
-    )
-    u.add_argument(
-        "--any-protocol",
-        action="store_true",
-        help="publish runs whose protocol is not the paper's (the table then says so)",
-    )
-    u.set_defaults(func=cmd_publish)
-
-    _add_figure_parsers(sub)
-
-    return p
+#: Every subcommand (its arguments: :mod:`lstmfcn_bench.arguments`).
+COMMANDS = {
+    "datasets": cmd_datasets,
+    "plan": cmd_plan,
+    "fetch": cmd_fetch,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "aggregate": cmd_aggregate,
+    "publish": cmd_publish,
+    "cam": cmd_cam,
+    "context": cmd_context,
+    "curves": cmd_curves,
+    "scatter": cmd_scatter,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -552,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     from .runtime import share_gpu_memory
 
     share_gpu_memory()  # every subcommand: figure jobs share the GPU with training jobs
-    args = build_parser().parse_args(argv)
+    args = build_parser(__doc__).parse_args(argv)
     try:
-        args.func(args)
+        COMMANDS[args.command](args)
         sys.stdout.flush()  # here, where a closed pipe is handled below, not at exit
     except LstmfcnError as e:
         print(f"lstmfcn {args.command}: error: {e}", file=sys.stderr)
