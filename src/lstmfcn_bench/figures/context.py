@@ -169,7 +169,6 @@ def context_figure(
     :class:`LstmfcnError`; ``source`` (the CLI: the checkpoint's path) names the model in that
     error and in the one for a model of another dataset's shape.
     """
-    from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
     from .style import class_labels, model_display_name, new_figure, palette, style, wrap
@@ -199,83 +198,17 @@ def context_figure(
         unit="items",
     )
 
-    # α and z for every chosen sample, in chunks so the progress bar moves.
-    shown: dict[str, list[tuple[np.ndarray, ...]]] = {}
-    for split, (X, y) in splits.items():
-        shown[split] = []
-        for group in picks[split]:
-            alphas, zs = [], []
-            for lo in range(0, len(group), chunk):
-                a, z = _display(layer, model, np.asarray(X)[group[lo : lo + chunk]])
-                alphas.append(a)
-                zs.append(z)
-                bar.advance(len(group[lo : lo + chunk]))
-            empty = np.zeros((0, T))
-            shown[split].append(
-                (
-                    np.asarray(X, dtype=np.float64)[group],
-                    np.concatenate(alphas) if alphas else empty,
-                    np.concatenate(zs) if zs else empty,
-                    np.asarray(y)[group],
-                )
-            )
+    shown = {s: _contexts(layer, model, X, y, picks[s], bar, chunk) for s, (X, y) in splits.items()}
     bar.close()
 
-    shuffle = checkpoint_shape(model)[2]
-    if shuffle:
-        mode = (
-            "This model uses the dimension shuffle: one attention step, so α ≡ 1 and z = x "
-            "(the lower curve z repeats the series)."
-        )
-    else:
-        mode = (
-            f"This model has no dimension shuffle: the attention spans all {T} timesteps; "
-            "α is averaged over the recurrence steps."
-        )
+    mode = _mode_text(model, T)
     rows = len(picks["train"])
-    t = np.arange(T)
     with style():
         colours = palette(max(K, 3))
         a_colour, z_colour = "0.1", "0.6"  # apart from the class colours
         fig = new_figure(11.0, 2.3 * rows + 2.0)
         top, bottom = fig.subfigures(2, 1, height_ratios=[2.3 * rows + 0.5, 1.1])
-        grid = top.add_gridspec(2 * rows, 2, height_ratios=[1.6, 1.0] * rows)
-        for col, split in enumerate(("train", "test")):
-            for r, (series, alpha, z, classes) in enumerate(shown[split]):
-                ax_s = top.add_subplot(grid[2 * r, col])
-                ax_c = top.add_subplot(grid[2 * r + 1, col], sharex=ax_s)
-                n = len(series)
-                width = 1.2 if n <= 5 else 0.8 if n <= 50 else 0.4
-                opacity = 1.0 if n <= 5 else 0.5 if n <= 50 else 0.2
-                if n:
-                    segs = [np.column_stack([t, s]) for s in series]
-                    by_class = [colours[int(k)] for k in classes]
-                    ax_s.add_collection(
-                        LineCollection(segs, colors=by_class, linewidths=width, alpha=opacity)
-                    )
-                    for values, c in ((alpha, a_colour), (z, z_colour)):
-                        ax_c.add_collection(
-                            LineCollection(
-                                [np.column_stack([t, v]) for v in values],
-                                colors=[c],
-                                linewidths=width,
-                                alpha=opacity,
-                            )
-                        )
-                    ax_s.autoscale_view()
-                else:
-                    ax_s.text(0.5, 0.5, "no samples", ha="center", transform=ax_s.transAxes)
-                ax_c.set_xlim(0, max(T - 1, 1))
-                ax_c.set_ylim(-1.15, 1.15)
-                ax_c.set_yticks([-1, 0, 1])
-                ax_s.tick_params(labelbottom=False)
-                what = f"class {labels[r]}" if classwise else "all classes"
-                ax_s.set_title(f"{split}: {what} ({n} sample{'s' if n != 1 else ''})")
-                if col == 0:
-                    ax_s.set_ylabel("series")
-                    ax_c.set_ylabel("α, z\n[-1, 1]")
-                if r == rows - 1:
-                    ax_c.set_xlabel("time step")
+        _draw_panels(top, shown, labels, classwise, colours, (a_colour, z_colour), T)
         top.suptitle(
             f"{dataset.name} — attention context of {model_display_name(model)} "
             f"({'per class, ' if classwise else ''}"
@@ -300,3 +233,86 @@ def context_figure(
             color="0.2",
         )
     return fig
+
+
+def _contexts(layer, model, X, y, groups, bar, chunk: int) -> list[tuple[np.ndarray, ...]]:
+    """(series, α, z, classes) of each group of sample indices of one split, computed in
+    chunks of ``chunk`` samples so that the progress bar moves."""
+    T = np.asarray(X).shape[1]
+    out = []
+    for group in groups:
+        alphas, zs = [], []
+        for lo in range(0, len(group), chunk):
+            a, z = _display(layer, model, np.asarray(X)[group[lo : lo + chunk]])
+            alphas.append(a)
+            zs.append(z)
+            bar.advance(len(group[lo : lo + chunk]))
+        empty = np.zeros((0, T))
+        out.append(
+            (
+                np.asarray(X, dtype=np.float64)[group],
+                np.concatenate(alphas) if alphas else empty,
+                np.concatenate(zs) if zs else empty,
+                np.asarray(y)[group],
+            )
+        )
+    return out
+
+
+def _mode_text(model, T: int) -> str:
+    """What the attention spans in this model, for the figure's caption."""
+    if checkpoint_shape(model)[2]:  # the dimension shuffle
+        return (
+            "This model uses the dimension shuffle: one attention step, so α ≡ 1 and z = x "
+            "(the lower curve z repeats the series)."
+        )
+    return (
+        f"This model has no dimension shuffle: the attention spans all {T} timesteps; "
+        "α is averaged over the recurrence steps."
+    )
+
+
+def _draw_panels(top, shown, labels, classwise: bool, colours, curve_colours, T: int) -> None:
+    """One column per split, two axes per row: the series, then α and z under them."""
+    from matplotlib.collections import LineCollection
+
+    a_colour, z_colour = curve_colours
+    rows = len(shown["train"])
+    t = np.arange(T)
+    grid = top.add_gridspec(2 * rows, 2, height_ratios=[1.6, 1.0] * rows)
+    for col, split in enumerate(("train", "test")):
+        for r, (series, alpha, z, classes) in enumerate(shown[split]):
+            ax_s = top.add_subplot(grid[2 * r, col])
+            ax_c = top.add_subplot(grid[2 * r + 1, col], sharex=ax_s)
+            n = len(series)
+            width = 1.2 if n <= 5 else 0.8 if n <= 50 else 0.4
+            opacity = 1.0 if n <= 5 else 0.5 if n <= 50 else 0.2
+            if n:
+                segs = [np.column_stack([t, s]) for s in series]
+                by_class = [colours[int(k)] for k in classes]
+                ax_s.add_collection(
+                    LineCollection(segs, colors=by_class, linewidths=width, alpha=opacity)
+                )
+                for values, c in ((alpha, a_colour), (z, z_colour)):
+                    ax_c.add_collection(
+                        LineCollection(
+                            [np.column_stack([t, v]) for v in values],
+                            colors=[c],
+                            linewidths=width,
+                            alpha=opacity,
+                        )
+                    )
+                ax_s.autoscale_view()
+            else:
+                ax_s.text(0.5, 0.5, "no samples", ha="center", transform=ax_s.transAxes)
+            ax_c.set_xlim(0, max(T - 1, 1))
+            ax_c.set_ylim(-1.15, 1.15)
+            ax_c.set_yticks([-1, 0, 1])
+            ax_s.tick_params(labelbottom=False)
+            what = f"class {labels[r]}" if classwise else "all classes"
+            ax_s.set_title(f"{split}: {what} ({n} sample{'s' if n != 1 else ''})")
+            if col == 0:
+                ax_s.set_ylabel("series")
+                ax_c.set_ylabel("α, z\n[-1, 1]")
+            if r == rows - 1:
+                ax_c.set_xlabel("time step")
