@@ -223,6 +223,8 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
     check_writable(args.to, "--to", folder=True)
     outcome = publish(args.results, args.to, args.replace, args.any_protocol)
+    for line in outcome["skipped"]:
+        print(f"lstmfcn publish: warning: {line}", file=sys.stderr)
     for what in ("added", "replaced", "unchanged", "waiting"):
         print(
             f"{what}: {len(outcome[what])}"

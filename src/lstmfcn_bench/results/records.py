@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..data.registry import canonical_name
 from ..errors import LstmfcnError, UnknownDatasetError
-from ..runs import MODELS, Run
+from ..runs import MODELS, STEM, Run, run_of
 from ..training.config import protocol_differences
 
 #: The committed folder, relative to the repository root.
@@ -158,6 +158,23 @@ def accuracy_long(metrics: Sequence[dict], sources: Sequence[str] | None = None)
     df["cells"] = df["cells"].astype("int64")
     df["seed"] = df["seed"].astype("int64")
     return df.sort_values(RUN_KEY, kind="stable").reset_index(drop=True)
+
+
+def named_runs(paths: Iterable[Path]) -> tuple[dict[Path, Run], list[Path]]:
+    """The files of ``paths`` named after one run, each with its run; and the others (named
+    after no run, or after a training group's several runs), in order."""
+    runs, strays = {}, []
+    for path in paths:
+        try:
+            runs[Path(path)] = run_of(path)
+        except ValueError:
+            strays.append(Path(path))
+    return runs, strays
+
+
+def stray_note(path: Path) -> str:
+    """What is wrong with a file :func:`named_runs` finds named after no single run."""
+    return f"{path}: not named after one run ({STEM}.json)"
 
 
 def record_paths(root: Path = ROOT) -> list[Path]:
