@@ -1,6 +1,6 @@
-"""What a hostile pass found in `lstmfcn publish`: each fault ends in one line on stderr and
-exit status 2, with the target folder as it was, byte for byte; or, for a stray file, one
-warning line and the rest published."""
+"""What a hostile pass found in `lstmfcn publish` and `lstmfcn aggregate --readme`: each fault
+ends in one line on stderr and exit status 2, with the target folder (and the README) as it
+was, byte for byte; or, for a stray file, one warning line and the rest published."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from test_reproduction import grid
+from test_reproduction import README, grid
 
+from lstmfcn_bench import aggregate
 from lstmfcn_bench.cli import main
-from lstmfcn_bench.results import publish, staging
+from lstmfcn_bench.errors import LstmfcnError
+from lstmfcn_bench.results import publish, readme_block, records, staging
 from lstmfcn_bench.runs import Run
 
 
@@ -180,6 +183,40 @@ def test_a_file_named_after_no_single_run_is_skipped_with_one_warning(
     assert (folder / name).read_text() == '{"note": "by hand"}'  # left alone
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A reproduction folder with its table built, and a README with its block: copied per
+    test (building the table takes seconds)."""
+    root = tmp_path_factory.mktemp("built")
+    grid(root / "results", seeds=(0,))
+    publish.publish(root / "results", root / "repro")
+    aggregate.build_table(root / "repro")
+    (root / "README.md").write_text(README.format(begin=readme_block.BEGIN, end=readme_block.END))
+    return root
+
+
+@pytest.fixture
+def site(built, tmp_path) -> Path:
+    """A copy of :func:`built` whose table files each end in one more newline than a rebuild
+    writes: a rebuild would show."""
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True)
+    for path in (tmp_path / "repro" / "table").iterdir():
+        path.write_bytes(path.read_bytes() + b"\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["notes.json", "lstmfcn_c8_s0-1.json"])
+def test_aggregate_refuses_a_stray_file_among_the_records(site, capsys, name):
+    stray = site / "repro" / "runs" / "GunPoint" / name
+    stray.write_text("{}")
+    before = snapshot(site)
+    err = fails(capsys, "aggregate", site / "repro", "--readme", site / "README.md")
+    assert f"{stray}: not named after one run" in err and "move it out of" in err
+    assert snapshot(site) == before
+    with pytest.raises(LstmfcnError, match="not a record"):
+        records.record_paths(site / "repro")
+
+
 # ---------------------------------------------------------------- 4. two publishers at once
 
 RACER = """
@@ -236,3 +273,45 @@ def test_two_publishers_of_other_results_into_a_new_folder_one_adds_one_refuses(
         assert loser.stderr.startswith("lstmfcn publish: error: nothing published: 6 run(s)")
         assert loser.stderr.count("already published with other results") == 6
         assert snapshot(to) == expected[won[0]]  # every record and history the winner's
+
+
+# ------------------------------------------------- 5. aggregate --readme checks before any work
+
+
+def two_blocks(readme: Path) -> None:
+    readme.write_text(readme.read_text() + f"{readme_block.BEGIN}\nagain\n{readme_block.END}\n")
+
+
+def end_first(readme: Path) -> None:
+    b, e = readme_block.BEGIN, readme_block.END
+    readme.write_text(readme.read_text().replace(b, "@").replace(e, b).replace("@", e))
+
+
+def no_provenance(readme: Path) -> None:
+    path = Run("GunPoint", "lstmfcn", 64, 0).path("record", readme.parent / "repro")
+    record = json.loads(path.read_text())
+    del record["provenance"]
+    path.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    "spoil, says",
+    [
+        (Path.unlink, "cannot read"),
+        (lambda r: (r.unlink(), r.mkdir()), "is a folder, not a README file"),
+        (end_first, "end marker comes before its begin"),
+        (two_blocks, "has 2 begin and 2 end markers"),
+        (lambda r: r.write_text(r.read_text().replace(readme_block.END, "")), "0 end markers"),
+        (no_provenance, "GunPoint/lstmfcn_c64_s0.json: a record needs its provenance"),
+    ],
+    ids=["missing", "folder", "end-before-begin", "two-blocks", "no-end", "no-provenance"],
+)
+def test_aggregate_refuses_a_readme_or_record_it_cannot_use_before_writing(
+    site, capsys, spoil, says
+):
+    readme = site / "README.md"
+    spoil(readme)
+    before = snapshot(site)
+    err = fails(capsys, "aggregate", site / "repro", "--readme", readme)
+    assert err.startswith("lstmfcn aggregate: error: ") and says in err
+    assert snapshot(site) == before
