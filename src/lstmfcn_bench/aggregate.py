@@ -19,7 +19,7 @@ from .atomic import atomic_write_text
 from .errors import LstmfcnError
 from .figures.cd_diagram import cd_figure
 from .figures.style import save_figure
-from .results.records import ROOT, accuracy_long, load_metrics, record_paths, table_dir
+from .results.records import ROOT, accuracy_long, checked_record_paths, load_metrics, table_dir
 from .results.render import render_html, render_markdown
 from .results.stats import compare, render_stats_html
 from .results.summary import summary
@@ -75,10 +75,11 @@ def aggregate(
 
 def build_table(root: Path = ROOT, out: Path | None = None) -> pd.DataFrame:
     """Rebuild the table of a reproduction folder from its records: every file of
-    :func:`aggregate` plus the accuracy scatter; returns the summary."""
+    :func:`aggregate` plus the accuracy scatter; returns the summary. Every record is checked
+    before the first file is written."""
     from .figures.scatter import scatter_figure
 
     out = Path(out) if out else table_dir(root)
-    summary = aggregate(record_paths(root), out)
+    summary = aggregate(checked_record_paths(root), out)
     save_figure(scatter_figure(out / "summary.csv"), out / "scatter.png")
     return summary

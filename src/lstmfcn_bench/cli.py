@@ -183,13 +183,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
     from .aggregate import aggregate, build_table
-    from .results.readme_block import status_block, write_readme_block
+    from .results.readme_block import check_readme, read_reasons, status_block, write_readme_block
     from .results.records import table_dir
     from .results.summary import headline
 
     folder = args.metrics[0] if len(args.metrics) == 1 and args.metrics[0].is_dir() else None
     if folder is None and args.readme:
         raise ConfigError("--readme needs a reproduction folder (lstmfcn aggregate DIR/)")
+    if args.readme:  # before any table file is written: a README the block cannot go in
+        check_readme(args.readme)
+        check_writable(args.readme, "--readme", folder=False)
+        read_reasons(folder)
     out = args.out or (table_dir(folder) if folder else Path("results/tables"))
     check_writable(out, "--out", folder=True)
     # A reproduction folder: its records -> its table (and the README block).
@@ -207,6 +211,8 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
     check_writable(args.to, "--to", folder=True)
     outcome = publish(args.results, args.to, args.replace, args.any_protocol)
+    for line in outcome["skipped"]:
+        print(f"lstmfcn publish: warning: {line}", file=sys.stderr)
     for what in ("added", "replaced", "unchanged", "waiting"):
         print(
             f"{what}: {len(outcome[what])}"

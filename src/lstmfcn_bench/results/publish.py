@@ -15,11 +15,11 @@ import io
 import json
 from pathlib import Path
 
-from ..atomic import atomic_write_text
 from ..errors import LstmfcnError
-from ..runs import Run, run_of
+from ..runs import Run
 from ..training.config import PAPER_CELLS, protocol_differences
-from .records import ROOT, read_json
+from .records import ROOT, check_metric, named_runs, read_json, stray_note
+from .staging import Staging, exclusive
 
 RECORD_VERSION = 1
 #: The history a record keeps: every epoch up to this one, then every HISTORY_STRIDE-th, plus
@@ -75,10 +75,14 @@ def provenance(train_info: dict) -> dict:
     }
 
 
-def _candidate(metrics_path: Path, results: Path) -> tuple[Run, dict, str]:
-    """A finished run of ``results`` as (run, record, thinned history), or why it cannot be."""
-    run = run_of(metrics_path)
+#: A run ready to publish: its name, its record, the record's JSON and its thinned history.
+Candidate = tuple[Run, dict, str, str]
+
+
+def _candidate(metrics_path: Path, run: Run, results: Path) -> Candidate:
+    """A finished run of ``results`` ready to publish, or why it cannot be."""
     metrics = read_json(metrics_path, "metrics file")
+    check_metric(metrics, str(metrics_path))  # the table's own check, before anything is written
     name = f"{run.dataset}/{run.stem}"
     missing = [k for k in EVALUATION_KEYS if k not in metrics]
     if missing:
@@ -87,29 +91,34 @@ def _candidate(metrics_path: Path, results: Path) -> tuple[Run, dict, str]:
             f"rerun `lstmfcn evaluate` on it"
         )
     train_info = read_json(run.path("info", results), "run's _train.json")
-    config = train_info.get("config", {})
+    config = train_info.get("config", {}) if isinstance(train_info, dict) else {}
     said = (metrics.get("dataset"), config.get("model"), config.get("cells"), config.get("seed"))
     if said != (run.dataset, run.model, run.cells, run.seed):
         raise LstmfcnError(f"{name}: its files describe another run {said}")
     history = run.path("history", results)
     try:
-        history_text = history.read_text("utf-8")
+        thinned = thin_history(history.read_text("utf-8"), train_info.get("best_epoch"))
     except OSError:
         raise LstmfcnError(f"{name}: no history at {history}") from None
+    except (KeyError, ValueError, UnicodeDecodeError) as e:
+        raise LstmfcnError(f"{name}: {history} is not a training history ({e})") from None
     record = {
         "record_version": RECORD_VERSION,
         **metrics,
         "provenance": provenance(train_info),
         "train_info": train_info,
     }
-    return run, record, thin_history(history_text, train_info.get("best_epoch"))
+    try:
+        text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError:
+        raise LstmfcnError(
+            f"{name}: its metrics or _train.json hold NaN or an infinity, which a record "
+            "cannot hold"
+        ) from None
+    return run, record, text, thinned
 
 
-def _record_text(record: dict) -> str:
-    return json.dumps(record, indent=1, sort_keys=True) + "\n"
-
-
-def _same_run(old: dict, new: dict) -> bool:
+def _same_run(old: object, new: dict) -> bool:
     """Two records of one run with the same outcome: equal but for when and where the
     evaluation ran (a re-evaluation elsewhere is not a rerun)."""
 
@@ -117,41 +126,40 @@ def _same_run(old: dict, new: dict) -> bool:
         drop = {"eval_seconds", "eval_device"}
         return {k: v for k, v in r.items() if k not in drop}
 
-    return core(old) == core(new)
+    return isinstance(old, dict) and core(old) == core(new)
 
 
-def publish(
-    results: Path, to: Path = ROOT, replace: bool = False, any_protocol: bool = False
-) -> dict[str, list[str]]:
-    """Copy the records of every evaluated run under ``results`` into ``to``.
-
-    All or nothing: every run is checked first, and if one is refused (a protocol other than
-    the paper's without ``any_protocol``, a different record of the same run already
-    published without ``replace``, an evaluation too old, files that disagree) nothing is
-    written and the error lists each refusal on its own line. A seed whose cells 8/64/128 have
-    not all finished is held back (``waiting``): the paper's selection needs all three. Returns
-    run names by outcome: ``added``, ``replaced``, ``unchanged``, ``waiting``, ``dirty``
-    (trained from a tree with uncommitted changes or an unknown commit: published, and marked
-    so in the record's provenance)."""
-    results, to = Path(results), Path(to)
-    metrics_paths = sorted((results / "metrics").glob("*/*.json"))
-    if not metrics_paths:
+def _read_results(results: Path, skipped: list[str]) -> tuple[list[Candidate], list[str], set]:
+    """Every evaluated run of ``results``: those ready to publish, why the others cannot be,
+    and every run named by a metrics file. A file named after no single run is skipped, with
+    a line in ``skipped``."""
+    paths = sorted((results / "metrics").glob("*/*.json"))
+    runs, strays = named_runs(paths)
+    skipped += [f"skipped {stray_note(p)}" for p in strays]
+    if not runs:
         raise LstmfcnError(f"no evaluated runs under {results} (no metrics/*/*.json)")
-    refused, writes = [], []
-    outcome: dict[str, list[str]] = {
-        "added": [],
-        "replaced": [],
-        "unchanged": [],
-        "waiting": [],
-        "dirty": [],
-    }
-    finished = {run_of(p) for p in metrics_paths} | {run_of(p) for p in to.glob("runs/*/*.json")}
-    for path in metrics_paths:
+    candidates, refused = [], []
+    for path, run in runs.items():
         try:
-            run, record, history = _candidate(path, results)
+            candidates.append(_candidate(path, run, results))
         except LstmfcnError as e:
             refused.append(str(e))
-            continue
+    return candidates, refused, set(runs.values())
+
+
+def _decide(
+    candidates: list[Candidate],
+    finished: set,
+    to: Path,
+    outcome: dict,
+    replace: bool,
+    any_protocol: bool,
+) -> tuple[list[Candidate], list[str]]:
+    """What to write of ``candidates`` (into ``outcome`` by name) and what is refused: made
+    under the target's lock, so the records it compares with are the ones it will replace."""
+    writes, refused = [], []
+    for candidate in candidates:
+        run, record = candidate[:2]
         name = f"{run.dataset}/{run.stem}"
         differs = record["provenance"]["protocol_differences"]
         if differs and not any_protocol:
@@ -170,8 +178,7 @@ def publish(
             continue
         target = run.path("record", to)
         if target.is_file():
-            old = read_json(target, "record")
-            if _same_run(old, record):
+            if _same_run(read_json(target, "record"), record):
                 outcome["unchanged"].append(name)
                 continue
             if not replace:
@@ -186,12 +193,49 @@ def publish(
             outcome["added"].append(name)
         if record["provenance"]["dirty_tree"] is not False:
             outcome["dirty"].append(name)
-        writes.append((run, record, history))
-    if refused:
-        raise LstmfcnError(
-            f"nothing published: {len(refused)} run(s) refused\n" + "\n".join(refused)
-        )
-    for run, record, history in writes:
-        atomic_write_text(run.path("record_history", to), history)
-        atomic_write_text(run.path("record", to), _record_text(record))
+        writes.append(candidate)
+    return writes, refused
+
+
+def _refusal(refused: list[str]) -> LstmfcnError:
+    if len(refused) == 1:
+        return LstmfcnError(f"nothing published: {refused[0]}")
+    return LstmfcnError(f"nothing published: {len(refused)} run(s) refused\n" + "\n".join(refused))
+
+
+def publish(
+    results: Path, to: Path = ROOT, replace: bool = False, any_protocol: bool = False
+) -> dict[str, list[str]]:
+    """Copy the records of every evaluated run under ``results`` into ``to``.
+
+    All or nothing: every run is checked first, and if one is refused (bad metrics, a protocol
+    other than the paper's without ``any_protocol``, a different record of the same run
+    already published without ``replace``, an evaluation too old, files that disagree)
+    nothing is written and the error lists each refusal on its own line. The check and the
+    writes are made under ``to``'s lock, one publish at a time, and every file is staged in
+    ``to`` then moved into place; if a move fails, ``to`` is put back as it was. A seed whose
+    cells 8/64/128 have not all finished is held back (``waiting``): the paper's selection
+    needs all three. Returns run names by outcome: ``added``, ``replaced``, ``unchanged``,
+    ``waiting``, ``dirty`` (trained from a tree with uncommitted changes or an unknown commit:
+    published, and marked so in the record's provenance); and ``skipped``: a line for each
+    file, among the metrics or the records, named after no single run (left alone)."""
+    results, to = Path(results), Path(to)
+    outcome: dict[str, list[str]] = {
+        k: [] for k in ("added", "replaced", "unchanged", "waiting", "dirty", "skipped")
+    }
+    candidates, refused, finished = _read_results(results, outcome["skipped"])
+    with exclusive(to):
+        published, strays = named_runs(sorted(to.glob("runs/*/*.json")))
+        outcome["skipped"] += [f"skipped {stray_note(p)}" for p in strays]
+        finished |= set(published.values())
+        writes, refused_here = _decide(candidates, finished, to, outcome, replace, any_protocol)
+        if refused or refused_here:
+            raise _refusal(refused + refused_here)
+        if writes:
+            with Staging(to) as staging:
+                for run, _, text, history in writes:
+                    # A run's history and record: staged, and placed, in the same call.
+                    staging.add_bytes(run.path("record_history", ""), history.encode("utf-8"))
+                    staging.add_bytes(run.path("record", ""), text.encode("utf-8"))
+                staging.commit()
     return outcome

@@ -45,11 +45,20 @@ def _compute_line(root: Path) -> str:
     )
 
 
+def read_reasons(root: Path = ROOT) -> dict[str, dict[str, str]]:
+    """``reasons.json`` of a reproduction folder, if it has one: why a dataset is far off, by
+    dataset, then by model (or ``*``)."""
+    path = Path(root) / "reasons.json"
+    reasons = read_json(path, "reasons file") if path.is_file() else {}
+    if not isinstance(reasons, dict) or not all(isinstance(r, dict) for r in reasons.values()):
+        raise LstmfcnError(f"{path}: a reasons file maps datasets to {{model: reason}} objects")
+    return reasons
+
+
 def status_block(root: Path = ROOT) -> str:
     """The README's "Reproduction status" as Markdown, from the committed table only."""
     summ = read_summary(table_dir(root) / "summary.csv")
-    reasons_path = Path(root) / "reasons.json"
-    reasons = read_json(reasons_path, "reasons file") if reasons_path.is_file() else {}
+    reasons = read_reasons(root)
     in_paper = summ[summ["name_2015"].notna()]
     seeds = sorted({int(n) for n in summ["n_seeds"]})
     name = Path(root).resolve().name  # as the README, at the repository root, names it
@@ -104,14 +113,40 @@ def status_block(root: Path = ROOT) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _parts(readme: Path) -> tuple[str, str, str]:
+    """The README's text, and its text before and after the generated block: an error unless
+    it is a readable file with exactly one BEGIN and one END marker, in that order."""
+    readme = Path(readme)
+    if readme.is_dir():
+        raise LstmfcnError(f"{readme} is a folder, not a README file")
+    try:
+        text = readme.read_text("utf-8")
+    except OSError as e:
+        raise LstmfcnError(f"cannot read {readme} ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise LstmfcnError(f"{readme} is not UTF-8 text ({e})") from None
+    counts = text.count(BEGIN), text.count(END)
+    if counts == (0, 0):
+        raise LstmfcnError(f"{readme} has no generated block ({BEGIN} … {END})")
+    if counts != (1, 1):
+        raise LstmfcnError(
+            f"{readme} has {counts[0]} begin and {counts[1]} end markers of the generated "
+            "block; it needs exactly one of each"
+        )
+    head, rest = text.split(BEGIN, 1)
+    if END not in rest:
+        raise LstmfcnError(f"{readme}: the generated block's end marker comes before its begin")
+    return text, head, rest.split(END, 1)[1]
+
+
+def check_readme(readme: Path) -> None:
+    """Refuse a README :func:`write_readme_block` could not write, before any work for it."""
+    _parts(readme)
+
+
 def write_readme_block(readme: Path, block: str) -> bool:
     """Put ``block`` between the README's markers; True if the file changed."""
-    readme = Path(readme)
-    text = readme.read_text("utf-8")
-    if BEGIN not in text or END not in text:
-        raise LstmfcnError(f"{readme} has no generated block ({BEGIN} … {END})")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    text, head, tail = _parts(readme)
     new = f"{head}{BEGIN}\n{block}{END}{tail}"
     if new == text:
         return False

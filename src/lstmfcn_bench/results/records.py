@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..data.registry import canonical_name
 from ..errors import LstmfcnError, UnknownDatasetError
-from ..runs import MODELS, Run
+from ..runs import MODELS, STEM, Run, run_of
 from ..training.config import protocol_differences
 
 #: The committed folder, relative to the repository root.
@@ -160,11 +160,55 @@ def accuracy_long(metrics: Sequence[dict], sources: Sequence[str] | None = None)
     return df.sort_values(RUN_KEY, kind="stable").reset_index(drop=True)
 
 
+def named_runs(paths: Iterable[Path]) -> tuple[dict[Path, Run], list[Path]]:
+    """The files of ``paths`` named after one run, each with its run; and the others (named
+    after no run, or after a training group's several runs), in order."""
+    runs, strays = {}, []
+    for path in paths:
+        try:
+            runs[Path(path)] = run_of(path)
+        except ValueError:
+            strays.append(Path(path))
+    return runs, strays
+
+
+def stray_note(path: Path) -> str:
+    """What is wrong with a file :func:`named_runs` finds named after no single run."""
+    return f"{path}: not named after one run ({STEM}.json)"
+
+
 def record_paths(root: Path = ROOT) -> list[Path]:
-    """Every record of a reproduction folder, in a stable order."""
-    paths = sorted(Path(root, "runs").glob("*/*.json"))
+    """Every record of a reproduction folder, in a stable order; an error for a file there
+    named after no single run (the table is built from records only)."""
+    runs = Path(root, "runs")
+    paths = sorted(runs.glob("*/*.json"))
     if not paths:
-        raise LstmfcnError(f"no records under {Path(root, 'runs')} (nothing published yet)")
+        raise LstmfcnError(f"no records under {runs} (nothing published yet)")
+    _, strays = named_runs(paths)
+    if strays:
+        more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
+        raise LstmfcnError(f"{stray_note(strays[0])}{more}: not a record; move it out of {runs}")
+    return paths
+
+
+def check_record(record: object, source: str) -> None:
+    """A record's metrics checked as :func:`check_metric` checks a metrics file, and its
+    provenance there (the README's block reads it). Errors name ``source``."""
+    check_metric(record, source)
+    prov = record.get("provenance")  # check_metric made sure record is a dict
+    if not isinstance(prov, dict):
+        raise LstmfcnError(f"{source}: a record needs its provenance (republish the run)")
+    seconds = prov.get("train_seconds")
+    if seconds is not None and not _is_real(seconds):
+        raise LstmfcnError(f"{source}: bad provenance train_seconds {seconds!r}")
+
+
+def checked_record_paths(root: Path = ROOT) -> list[Path]:
+    """:func:`record_paths`, every record read and checked (:func:`check_record`): before
+    anything is built from them."""
+    paths = record_paths(root)
+    for path in paths:
+        check_record(read_json(path, "record"), str(path))
     return paths
 
 

@@ -1,0 +1,317 @@
+"""What a hostile pass found in `lstmfcn publish` and `lstmfcn aggregate --readme`: each fault
+ends in one line on stderr and exit status 2, with the target folder (and the README) as it
+was, byte for byte; or, for a stray file, one warning line and the rest published."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_reproduction import README, grid
+
+from lstmfcn_bench import aggregate
+from lstmfcn_bench.cli import main
+from lstmfcn_bench.errors import LstmfcnError
+from lstmfcn_bench.results import publish, readme_block, records, staging
+from lstmfcn_bench.runs import Run
+
+
+def snapshot(folder: Path) -> dict[str, str | None] | None:
+    """Every file (its sha256) and folder (None) under ``folder``; None if there is none."""
+    if not folder.exists():
+        return None
+    return {
+        p.relative_to(folder).as_posix(): (
+            None if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+        )
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def fails(capsys, *args) -> str:
+    """Run the CLI, which must refuse with exit status 2 and one line on stderr; that line."""
+    assert main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    return err
+
+
+def set_metric(results: Path, dataset: str, key: str, value, stem: str = "*") -> None:
+    """Change (or, for ``...``, remove) ``key`` in the metrics files of ``dataset`` (those of
+    runs ``stem``, a glob pattern)."""
+    for path in (results / "metrics" / dataset).glob(f"{stem}.json"):
+        metrics = json.loads(path.read_text())
+        if value is ...:
+            del metrics[key]
+        else:
+            metrics[key] = value
+        path.write_text(json.dumps(metrics))
+
+
+@pytest.fixture
+def repro(tmp_path) -> Path:
+    """A reproduction folder holding GunPoint seed 0's six records (from tmp_path/a)."""
+    grid(tmp_path / "a", datasets=("GunPoint",), seeds=(0,))
+    publish.publish(tmp_path / "a", tmp_path / "repro")
+    return tmp_path / "repro"
+
+
+# ------------------------------------------------------------------ 1. a write failing half-way
+
+
+@pytest.mark.parametrize("failing", [1, 3, 14])
+def test_a_move_failing_half_way_puts_every_file_back(
+    tmp_path, repro, capsys, monkeypatch, failing
+):
+    """GunPoint's 12 files replaced, then ItalyPowerDemand's 12 added in a new folder: the
+    failing-th move fails (the 14th: one of ItalyPowerDemand's already in place)."""
+    grid(tmp_path / "b", datasets=("GunPoint", "ItalyPowerDemand"), seeds=(0,))
+    set_metric(tmp_path / "b", "GunPoint", "test_accuracy", 0.5)
+    before = snapshot(repro)
+    calls = []
+
+    def place(staged, dest):
+        calls.append(dest)
+        if len(calls) == failing:
+            raise OSError(errno.EIO, "Input/output error (simulated)")
+        os.replace(staged, dest)
+
+    monkeypatch.setattr(staging, "place", place)
+    err = fails(capsys, "publish", tmp_path / "b", "--to", repro, "--replace")
+    assert f"nothing written to {repro}: cannot write {calls[-1]} (Input/output error" in err
+    assert "every file there is as it was" in err
+    assert snapshot(repro) == before
+    monkeypatch.undo()  # the disk mended: the same call publishes all 24 files
+    assert main(["publish", str(tmp_path / "b"), "--to", str(repro), "--replace"]) == 0
+    assert "replaced: 6" in capsys.readouterr().out
+    assert len(snapshot(repro)) == 3 + 2 * 12  # runs/, its two datasets, 24 files: no staging
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
+def test_a_read_only_dataset_folder_leaves_the_others_as_they_were(tmp_path, capsys):
+    grid(tmp_path / "a", seeds=(0,))
+    publish.publish(tmp_path / "a", tmp_path / "repro")
+    grid(tmp_path / "b", seeds=(0,))
+    set_metric(tmp_path / "b", "GunPoint", "test_accuracy", 0.5)
+    set_metric(tmp_path / "b", "ItalyPowerDemand", "test_accuracy", 0.5)
+    locked_out = tmp_path / "repro" / "runs" / "ItalyPowerDemand"
+    before = snapshot(tmp_path / "repro")
+    locked_out.chmod(0o555)
+    try:
+        err = fails(capsys, "publish", tmp_path / "b", "--to", tmp_path / "repro", "--replace")
+    finally:
+        locked_out.chmod(0o755)
+    assert "Permission denied" in err and "every file there is as it was" in err
+    assert snapshot(tmp_path / "repro") == before
+
+
+def test_a_staging_folder_left_by_an_interrupted_publish_is_an_error(tmp_path, repro, capsys):
+    (repro / f"{staging.PREFIX}x" / "backup").mkdir(parents=True)
+    before = snapshot(repro)
+    grid(tmp_path / "b", datasets=("ItalyPowerDemand",), seeds=(0,))
+    err = fails(capsys, "publish", tmp_path / "b", "--to", repro)
+    assert "left by an interrupted write" in err
+    assert snapshot(repro) == before
+
+
+# -------------------------------------------------------------------- 2. bad metrics are refused
+
+
+@pytest.mark.parametrize(
+    "key, value, says",
+    [
+        ("test_accuracy", math.nan, "test_accuracy (a number in [0, 1], got nan)"),
+        ("test_accuracy", 1.7, "test_accuracy (a number in [0, 1], got 1.7)"),
+        ("train_loss", ..., "metrics file lacks key(s) train_loss"),
+        ("eval_seconds", math.nan, "hold NaN or an infinity, which a record cannot hold"),
+        ("train_seconds", math.inf, "hold NaN or an infinity, which a record cannot hold"),
+    ],
+)
+def test_bad_metrics_are_refused_before_anything_is_written(
+    tmp_path, repro, capsys, key, value, says
+):
+    grid(tmp_path / "b", datasets=("ItalyPowerDemand",), seeds=(0,))
+    set_metric(tmp_path / "b", "ItalyPowerDemand", key, value, stem="lstmfcn_c64_s0")
+    before = snapshot(repro)
+    err = fails(capsys, "publish", tmp_path / "b", "--to", repro)
+    assert err.startswith("lstmfcn publish: error: nothing published: ")
+    assert "lstmfcn_c64_s0" in err and says in err
+    assert snapshot(repro) == before
+
+
+def test_a_nan_in_the_train_info_is_refused_and_no_record_holds_nan(tmp_path, repro, capsys):
+    grid(tmp_path / "b", datasets=("ItalyPowerDemand",), seeds=(0,))
+    info = Run("ItalyPowerDemand", "alstmfcn", 8, 0).path("info", tmp_path / "b")
+    info.write_text(info.read_text().replace('"seconds": 60.0', '"seconds": NaN'))
+    before = snapshot(repro)
+    err = fails(capsys, "publish", tmp_path / "b", "--to", repro)
+    assert "ItalyPowerDemand/alstmfcn_c8_s0: its metrics or _train.json hold NaN" in err
+    assert snapshot(repro) == before
+    assert not any("NaN" in p.read_text() for p in repro.rglob("*.json"))
+
+
+# ------------------------------------------------------ 3. a file named after no single run
+
+
+@pytest.mark.parametrize(
+    "where, name",
+    [("a", "notes.json"), ("a", "lstmfcn_c8_s0-1.json"), ("repro", "notes.json")],
+)
+def test_a_file_named_after_no_single_run_is_skipped_with_one_warning(
+    tmp_path, capsys, where, name
+):
+    grid(tmp_path / "a", datasets=("GunPoint",), seeds=(0,))
+    folder = tmp_path / where / ("metrics" if where == "a" else "runs") / "GunPoint"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text('{"note": "by hand"}')
+    assert main(["publish", str(tmp_path / "a"), "--to", str(tmp_path / "repro")]) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        f"lstmfcn publish: warning: skipped {folder / name}: not named after one run "
+        "({model}_c{cells}_s{seed}.json)\n"
+    )
+    assert "added: 6" in out
+    assert (folder / name).read_text() == '{"note": "by hand"}'  # left alone
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A reproduction folder with its table built, and a README with its block: copied per
+    test (building the table takes seconds)."""
+    root = tmp_path_factory.mktemp("built")
+    grid(root / "results", seeds=(0,))
+    publish.publish(root / "results", root / "repro")
+    aggregate.build_table(root / "repro")
+    (root / "README.md").write_text(README.format(begin=readme_block.BEGIN, end=readme_block.END))
+    return root
+
+
+@pytest.fixture
+def site(built, tmp_path) -> Path:
+    """A copy of :func:`built` whose table files each end in one more newline than a rebuild
+    writes: a rebuild would show."""
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True)
+    for path in (tmp_path / "repro" / "table").iterdir():
+        path.write_bytes(path.read_bytes() + b"\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["notes.json", "lstmfcn_c8_s0-1.json"])
+def test_aggregate_refuses_a_stray_file_among_the_records(site, capsys, name):
+    stray = site / "repro" / "runs" / "GunPoint" / name
+    stray.write_text("{}")
+    before = snapshot(site)
+    err = fails(capsys, "aggregate", site / "repro", "--readme", site / "README.md")
+    assert f"{stray}: not named after one run" in err and "move it out of" in err
+    assert snapshot(site) == before
+    with pytest.raises(LstmfcnError, match="not a record"):
+        records.record_paths(site / "repro")
+
+
+# ---------------------------------------------------------------- 4. two publishers at once
+
+RACER = """
+import sys, time
+from pathlib import Path
+import lstmfcn_bench.results.publish  # imported before the start line: both start together
+from lstmfcn_bench.cli import main
+ready, go = Path(sys.argv[1]), Path(sys.argv[2])
+ready.touch()
+while not go.exists():
+    time.sleep(0.0005)
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def race(tmp_path: Path, sides: list[Path], to: Path) -> list[subprocess.CompletedProcess]:
+    """``lstmfcn publish SIDE --to TO`` for each side, started at the same moment."""
+    go = tmp_path / f"go-{to.name}"
+    procs = []
+    for i, side in enumerate(sides):
+        ready = tmp_path / f"ready-{to.name}-{i}"
+        cmd = [sys.executable, "-c", RACER, ready, go, "publish", side, "--to", to]
+        procs.append(
+            (ready, subprocess.Popen(list(map(str, cmd)), stdout=-1, stderr=-1, text=True))
+        )
+    deadline = time.monotonic() + 60
+    while not all(ready.exists() for ready, _ in procs) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    done = []
+    for _, proc in procs:
+        out, err = proc.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
+def test_two_publishers_of_other_results_into_a_new_folder_one_adds_one_refuses(tmp_path):
+    sides = [tmp_path / "a", tmp_path / "b"]
+    for side in sides:
+        grid(side, datasets=("GunPoint",), seeds=(0,))
+    set_metric(tmp_path / "b", "GunPoint", "test_accuracy", 0.5)
+    expected = []
+    for side in sides:  # what each side alone publishes
+        publish.publish(side, tmp_path / f"alone-{side.name}")
+        expected.append(snapshot(tmp_path / f"alone-{side.name}"))
+    for attempt in range(4):
+        to = tmp_path / f"repro{attempt}"
+        results = race(tmp_path, sides, to)
+        won = [i for i, r in enumerate(results) if r.returncode == 0]
+        assert len(won) == 1, [(r.returncode, r.stdout, r.stderr) for r in results]
+        winner, loser = results[won[0]], results[1 - won[0]]
+        assert "added: 6 (" in winner.stdout and winner.stderr == ""
+        assert loser.returncode == 2 and "added" not in loser.stdout
+        assert loser.stderr.startswith("lstmfcn publish: error: nothing published: 6 run(s)")
+        assert loser.stderr.count("already published with other results") == 6
+        assert snapshot(to) == expected[won[0]]  # every record and history the winner's
+
+
+# ------------------------------------------------- 5. aggregate --readme checks before any work
+
+
+def two_blocks(readme: Path) -> None:
+    readme.write_text(readme.read_text() + f"{readme_block.BEGIN}\nagain\n{readme_block.END}\n")
+
+
+def end_first(readme: Path) -> None:
+    b, e = readme_block.BEGIN, readme_block.END
+    readme.write_text(readme.read_text().replace(b, "@").replace(e, b).replace("@", e))
+
+
+def no_provenance(readme: Path) -> None:
+    path = Run("GunPoint", "lstmfcn", 64, 0).path("record", readme.parent / "repro")
+    record = json.loads(path.read_text())
+    del record["provenance"]
+    path.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    "spoil, says",
+    [
+        (Path.unlink, "cannot read"),
+        (lambda r: (r.unlink(), r.mkdir()), "is a folder, not a README file"),
+        (end_first, "end marker comes before its begin"),
+        (two_blocks, "has 2 begin and 2 end markers"),
+        (lambda r: r.write_text(r.read_text().replace(readme_block.END, "")), "0 end markers"),
+        (no_provenance, "GunPoint/lstmfcn_c64_s0.json: a record needs its provenance"),
+    ],
+    ids=["missing", "folder", "end-before-begin", "two-blocks", "no-end", "no-provenance"],
+)
+def test_aggregate_refuses_a_readme_or_record_it_cannot_use_before_writing(
+    site, capsys, spoil, says
+):
+    readme = site / "README.md"
+    spoil(readme)
+    before = snapshot(site)
+    err = fails(capsys, "aggregate", site / "repro", "--readme", readme)
+    assert err.startswith("lstmfcn aggregate: error: ") and says in err
+    assert snapshot(site) == before
