@@ -96,21 +96,17 @@ def test_a_move_failing_half_way_puts_every_file_back(
     assert len(snapshot(repro)) == 3 + 2 * 12  # runs/, its two datasets, 24 files: no staging
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
-def test_a_read_only_dataset_folder_leaves_the_others_as_they_were(tmp_path, capsys):
-    grid(tmp_path / "a", seeds=(0,))
+def test_a_folder_that_cannot_be_made_leaves_the_others_as_they_were(tmp_path, capsys):
+    """A real failure of the file system half-way (no patching; it fails as root too): a file
+    stands where a new dataset's folder must go, after GunPoint's replacements are staged."""
+    grid(tmp_path / "a", datasets=("GunPoint",), seeds=(0,))
     publish.publish(tmp_path / "a", tmp_path / "repro")
     grid(tmp_path / "b", seeds=(0,))
     set_metric(tmp_path / "b", "GunPoint", "test_accuracy", 0.5)
-    set_metric(tmp_path / "b", "ItalyPowerDemand", "test_accuracy", 0.5)
-    locked_out = tmp_path / "repro" / "runs" / "ItalyPowerDemand"
+    (tmp_path / "repro" / "runs" / "ItalyPowerDemand").write_text("in the way\n")
     before = snapshot(tmp_path / "repro")
-    locked_out.chmod(0o555)
-    try:
-        err = fails(capsys, "publish", tmp_path / "b", "--to", tmp_path / "repro", "--replace")
-    finally:
-        locked_out.chmod(0o755)
-    assert "Permission denied" in err and "every file there is as it was" in err
+    err = fails(capsys, "publish", tmp_path / "b", "--to", tmp_path / "repro", "--replace")
+    assert "every file there is as it was" in err
     assert snapshot(tmp_path / "repro") == before
 
 
