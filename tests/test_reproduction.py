@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,6 +31,26 @@ def generated_block(readme: Path) -> str:
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TEXT_TABLES = ("accuracy.csv", "summary.csv", "summary.md", "stats.csv", "timing.csv")
+
+
+#: Tiny real models (series of 10 steps, 2 classes), one per (model, cells, seed), built once.
+_KEPT_MODELS: dict[tuple, Path] = {}
+
+
+def kept_model(run: Run) -> Path:
+    """A real kept model for ``run``: its weights differ from run to run, as trained ones do."""
+    key = (run.model, run.cells, run.seed)
+    if key not in _KEPT_MODELS:
+        import keras
+
+        from lstmfcn_bench.models.architecture import build_model
+
+        keras.utils.set_random_seed(hash(key) % 2**31)
+        folder = Path(tempfile.mkdtemp(prefix="kept-"))
+        path = folder / f"{run.stem}.keras"
+        build_model(run.model, 10, 2, cells=run.cells).save(path)
+        _KEPT_MODELS[key] = path
+    return _KEPT_MODELS[key]
 
 
 def finished_run(results: Path, run: Run, accuracy: float, loss: float, **config) -> None:
@@ -91,6 +112,7 @@ def finished_run(results: Path, run: Run, accuracy: float, loss: float, **config
         path = run.path(kind, results)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    shutil.copy(kept_model(run), run.path("model", results))
 
 
 def grid(results: Path, datasets=("GunPoint", "ItalyPowerDemand"), seeds=(0, 1, 2), **config):

@@ -181,7 +181,8 @@ def _add_results(sub) -> None:
         "--info",
         type=Path,
         default=None,
-        help="the run's _train.json (default: the one beside MODEL.keras)",
+        help="the run's _train.json (default: the one beside MODEL.keras), or its committed "
+        "record (reproduction/runs/...json) for a released model",
     )
     e.add_argument(
         "--allow-other-data",

@@ -56,7 +56,8 @@ def evaluate(
     model_path: Path, dataset, info_path: Path | None = None, allow_other_data: bool = False
 ) -> dict:
     """Test accuracy, per-class accuracy, confusion matrix and the run's provenance (from the
-    run's ``_train.json``: ``info_path``, by default the one beside the model).
+    run's ``_train.json``: ``info_path``, by default the one beside the model; or a committed
+    record, which holds it, for a released model).
 
     The model must have been trained on ``dataset`` (its _train.json says on which); with
     ``allow_other_data`` (transfer experiments) it is evaluated anyway and the metrics record
@@ -71,6 +72,9 @@ def evaluate(
             train_info = json.loads(info_path.read_text("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise LstmfcnError(f"{info_path} is not a run's _train.json ({e})") from None
+        if isinstance(train_info, dict) and "record_version" in train_info:
+            # A committed record (a released model's companion) holds the _train.json.
+            train_info = train_info.get("train_info") or {}
     elif allow_other_data:
         train_info = {}
     else:

@@ -20,6 +20,7 @@ from ..runs import Run
 from ..training.config import PAPER_CELLS, protocol_differences
 from .records import ROOT, check_metric, named_runs, read_json, stray_note
 from .staging import Staging, exclusive
+from .weights import selected_releases, stage_release, weights_digest
 
 RECORD_VERSION = 1
 #: The history a record keeps: every epoch up to this one, then every HISTORY_STRIDE-th, plus
@@ -102,28 +103,36 @@ def _candidate(metrics_path: Path, run: Run, results: Path) -> Candidate:
         raise LstmfcnError(f"{name}: no history at {history}") from None
     except (KeyError, ValueError, UnicodeDecodeError) as e:
         raise LstmfcnError(f"{name}: {history} is not a training history ({e})") from None
+    model = run.path("model", results)
+    if not model.is_file():
+        raise LstmfcnError(f"{name}: no kept model at {model} (a record names its weights)")
     record = {
         "record_version": RECORD_VERSION,
         **metrics,
+        "kept_weights_sha256": weights_digest(model),
         "provenance": provenance(train_info),
         "train_info": train_info,
     }
+    return run, record, _record_text(record, name), thinned
+
+
+def _record_text(record: dict, name: str) -> str:
     try:
-        text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
+        return json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
     except ValueError:
         raise LstmfcnError(
             f"{name}: its metrics or _train.json hold NaN or an infinity, which a record "
             "cannot hold"
         ) from None
-    return run, record, text, thinned
 
 
 def _same_run(old: object, new: dict) -> bool:
     """Two records of one run with the same outcome: equal but for when and where the
-    evaluation ran (a re-evaluation elsewhere is not a rerun)."""
+    evaluation ran (a re-evaluation elsewhere is not a rerun) and for the released file's
+    bytes (a copy saved again holds another date; ``kept_weights_sha256`` still compares)."""
 
     def core(r):
-        drop = {"eval_seconds", "eval_device"}
+        drop = {"eval_seconds", "eval_device", "released"}
         return {k: v for k, v in r.items() if k not in drop}
 
     return isinstance(old, dict) and core(old) == core(new)
@@ -232,9 +241,13 @@ def publish(
         if refused or refused_here:
             raise _refusal(refused + refused_here)
         if writes:
+            released = selected_releases(writes, [read_json(p, "record") for p in published])
             with Staging(to) as staging:
-                for run, _, text, history in writes:
-                    # A run's history and record: staged, and placed, in the same call.
+                for run, record, text, history in writes:
+                    if any(run is w[0] for w in released):
+                        stage_release(staging, run, record, run.path("model", results))
+                        text = _record_text(record, f"{run.dataset}/{run.stem}")
+                    # A run's history, record and weights: staged, and placed, in one call.
                     staging.add_bytes(run.path("record_history", ""), history.encode("utf-8"))
                     staging.add_bytes(run.path("record", ""), text.encode("utf-8"))
                 staging.commit()

@@ -14,7 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..atomic import sha256_file
@@ -112,6 +112,14 @@ class Staging:
         """Stage a copy of the file ``source`` as the file ``rel`` of the target."""
         data = Path(source).read_bytes()
         self.add_bytes(rel, data)
+
+    def add_written(self, rel: Path | str, write: Callable[[Path], object]) -> Path:
+        """Stage the file ``rel`` of the target as ``write(path)`` writes it (e.g. a model that
+        Keras saves); returns the staged path."""
+        path = self._new(rel)
+        write(path)
+        self.digests[Path(rel)] = sha256_file(path)
+        return path
 
     def verify(self) -> None:
         """Every staged file holds what was staged, and its place is not a folder."""
