@@ -1,0 +1,71 @@
+"""The released weights (reproduction/weights/): every released model, evaluated here, gives
+exactly the test accuracy its record states, and holds the weights its record names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lstmfcn_bench.atomic import sha256_file
+from lstmfcn_bench.data.dataset import load, prepare
+from lstmfcn_bench.results.evaluation import evaluate
+from lstmfcn_bench.results.weights import RELEASED_SEEDS, WEIGHTS, weights_digest
+from lstmfcn_bench.runs import run_of
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDS = REPO / "reproduction"
+SHARED = REPO.parent / "shared" / "ucr2018"  # the reproduction's source, beside the checkout
+DEMO = {p.stem for p in (REPO / "src/lstmfcn_bench/resources/demo").glob("*.zip")}
+RELEASED = sorted((RECORDS / WEIGHTS).glob("*/*.keras"))
+
+
+def record_of(path: Path) -> tuple[Path, dict]:
+    run = run_of(path)
+    record = run.path("record", RECORDS)
+    return record, json.loads(record.read_text())
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    cache = tmp_path_factory.mktemp("cache")
+    for name in sorted({p.parent.name for p in RELEASED}):
+        source = None if name in DEMO else SHARED
+        prepare(name, root, source=source, cache_dir=cache, progress=False)
+    return root
+
+
+def test_there_are_released_models():
+    assert RELEASED, "reproduction/weights/ holds no released model"
+
+
+@pytest.mark.parametrize("path", RELEASED, ids=[f"{p.parent.name}/{p.stem}" for p in RELEASED])
+def test_a_released_model_gives_the_accuracy_of_its_record(path, prepared):
+    record_path, record = record_of(path)
+    released = record["released"]
+    assert released["path"] == path.relative_to(RECORDS).as_posix()
+    assert sha256_file(path) == released["sha256"]
+    assert weights_digest(path) == record["kept_weights_sha256"]
+    metrics = evaluate(path, load(record["dataset"], prepared), info_path=record_path)
+    n = record["n_test"]
+    assert metrics["n_test"] == n
+    assert round(metrics["test_accuracy"] * n) == round(record["test_accuracy"] * n)
+    assert metrics["confusion_matrix"] == record["confusion_matrix"]
+
+
+def test_each_selected_run_with_kept_weights_is_released():
+    """Per dataset, model and released seed: the run of least training loss (fewer cells on a
+    tie), as the table selects, is released whenever its record names its kept weights."""
+    groups: dict[tuple, list[dict]] = {}
+    for path in sorted(RECORDS.glob("runs/*/*.json")):
+        r = json.loads(path.read_text())
+        if r["seed"] in RELEASED_SEEDS:
+            groups.setdefault((r["dataset"], r["model"], r["seed"]), []).append(r)
+    for key, records in groups.items():
+        chosen = min(records, key=lambda r: (r["train_loss"], r["cells"]))
+        others = [r for r in records if r is not chosen]
+        assert not any("released" in r for r in others), key
+        if "kept_weights_sha256" in chosen:
+            assert "released" in chosen, f"{key}: selected c{chosen['cells']} is not released"
