@@ -3,8 +3,9 @@
     python scripts/compare_results.py OLD/results NEW/results
 
 Every output file is compared byte for byte, except what cannot repeat: timings and memory (the
-`seconds` and `max_rss_mb` fields and columns), the demo zip's absolute path (`source`), the .keras files (their
-zip entries carry dates), logs and benchmarks. SVGs are compared with matplotlib's hashed ids
+`seconds` and `max_rss_mb` fields and columns, and timing.html, which holds only those), the
+demo zip's absolute path (`source`), the commit a run was trained from (`code`), the .keras
+files (their zip entries carry dates), logs and benchmarks. SVGs are compared with matplotlib's hashed ids
 numbered, as figures.style writes them. Prints the files that differ; exit 1 if any does.
 """
 
@@ -25,6 +26,7 @@ VARYING = {
     "seconds_per_epoch_median",
     "max_rss_mb",
     "source",
+    "code",  # the commit a run was trained from: before and after a refactor differ by design
 }
 SKIPPED = ("logs", "benchmarks", "cache")
 
@@ -55,6 +57,8 @@ def main(old: Path, new: Path) -> int:
     for path in sorted(p for p in old.rglob("*") if p.is_file()):
         rel = path.relative_to(old)
         if rel.parts[0] in SKIPPED or path.suffix == ".keras" or path.name.startswith("."):
+            continue
+        if rel.name == "timing.html":  # wall times only (timing.csv is compared without them)
             continue
         other = new / rel
         if not other.is_file() or not same(path, path.read_bytes(), other.read_bytes()):

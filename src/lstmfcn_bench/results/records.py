@@ -43,7 +43,12 @@ REQUIRED_KEYS: tuple[str, ...] = (
 #: adds when it has it: inference-mode accuracy on the training split, the failure flags
 #: ("never_learned", "inference_collapse", joined by "+"; "" for none), the BN-recalibrated
 #: variant's test accuracy, and how the run's protocol departs from the paper's ("" if not).
-EXTRA_COLUMNS: list[str] = ["train_accuracy_inference", "flags", "recalibrated_accuracy", "protocol"]
+EXTRA_COLUMNS: list[str] = [
+    "train_accuracy_inference",
+    "flags",
+    "recalibrated_accuracy",
+    "protocol",
+]
 LONG_COLUMNS: list[str] = [
     *("accuracy" if k == "test_accuracy" else k for k in REQUIRED_KEYS),
     *EXTRA_COLUMNS,
