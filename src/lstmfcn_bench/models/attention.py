@@ -54,26 +54,33 @@ def _activation(value):
     return hard_sigmoid_legacy if value is None else keras.activations.get(value)
 
 
-#: The cell's options, which AttentionLSTM takes and hands to its cell: how each is read from
-#: a constructor argument and written into a config.
+#: The cell's options, which AttentionLSTM takes and hands to its cell, as keyword arguments
+#: of either: the default, how each is read from a constructor argument and written into a
+#: config.
 _OPTIONS = {
-    "activation": (keras.activations.get, keras.activations.serialize),
-    "recurrent_activation": (_activation, keras.activations.serialize),
-    "kernel_initializer": (keras.initializers.get, keras.initializers.serialize),
-    "recurrent_initializer": (keras.initializers.get, keras.initializers.serialize),
-    "attention_initializer": (keras.initializers.get, keras.initializers.serialize),
-    "bias_initializer": (keras.initializers.get, keras.initializers.serialize),
-    "unit_forget_bias": (bool, bool),
+    "activation": ("tanh", keras.activations.get, keras.activations.serialize),
+    "recurrent_activation": (None, _activation, keras.activations.serialize),
+    "kernel_initializer": ("glorot_uniform", keras.initializers.get, keras.initializers.serialize),
+    "recurrent_initializer": ("orthogonal", keras.initializers.get, keras.initializers.serialize),
+    "attention_initializer": ("orthogonal", keras.initializers.get, keras.initializers.serialize),
+    "bias_initializer": ("zeros", keras.initializers.get, keras.initializers.serialize),
+    "unit_forget_bias": (True, bool, bool),
 }
 
 
-def _set_options(layer, **values) -> None:
-    for key, (read, _) in _OPTIONS.items():
-        setattr(layer, key, read(values[key]))
+def _pop_options(kwargs: dict) -> dict:
+    """The cell's options among a constructor's keyword arguments (removed from them), each
+    read, with the defaults for those not given."""
+    return {key: read(kwargs.pop(key, default)) for key, (default, read, _) in _OPTIONS.items()}
+
+
+def _set_options(layer, options: dict) -> None:
+    for key, value in options.items():
+        setattr(layer, key, value)
 
 
 def _options_config(layer) -> dict:
-    return {key: write(getattr(layer, key)) for key, (_, write) in _OPTIONS.items()}
+    return {key: write(getattr(layer, key)) for key, (_, _, write) in _OPTIONS.items()}
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZABLE_PACKAGE)
@@ -85,20 +92,8 @@ class AttentionLSTMCell(keras.layers.Layer):
     a bare ``keras.layers.RNN(cell)`` must be given that state through ``initial_state``.
     """
 
-    def __init__(
-        self,
-        units,
-        sequence_length,
-        input_dim,
-        activation="tanh",
-        recurrent_activation=None,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        attention_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        **kwargs,
-    ):
+    def __init__(self, units, sequence_length, input_dim, **kwargs):
+        options = _pop_options(kwargs)  # activation, initializers...: see _OPTIONS
         super().__init__(**kwargs)
         for what, value in (
             ("units", units),
@@ -110,16 +105,7 @@ class AttentionLSTMCell(keras.layers.Layer):
         self.units = int(units)
         self.sequence_length = int(sequence_length)
         self.input_dim = int(input_dim)
-        _set_options(
-            self,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            attention_initializer=attention_initializer,
-            bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias,
-        )
+        _set_options(self, options)
         # Known at construction because keras.layers.RNN reads them in its __init__.
         self.state_size = [self.units, self.units, self.sequence_length * self.input_dim]
         self.output_size = self.units
@@ -230,32 +216,13 @@ class AttentionLSTM(keras.layers.Layer):
     see the module docstring for equations and shapes.
     """
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation=None,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        attention_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        **kwargs,
-    ):
+    def __init__(self, units, **kwargs):
+        options = _pop_options(kwargs)  # handed to the cell: see _OPTIONS
         super().__init__(**kwargs)
         if int(units) < 1:
             raise ConfigError(f"AttentionLSTM: units must be >= 1, got {units!r}")
         self.units = int(units)
-        _set_options(
-            self,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            attention_initializer=attention_initializer,
-            bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias,
-        )
+        _set_options(self, options)
         self.cell = None
         self.rnn = None
 
