@@ -69,3 +69,20 @@ def test_each_selected_run_with_kept_weights_is_released():
         assert not any("released" in r for r in others), key
         if "kept_weights_sha256" in chosen:
             assert "released" in chosen, f"{key}: selected c{chosen['cells']} is not released"
+
+
+@pytest.mark.parametrize("dataset", sorted({p.parent.name for p in RELEASED}))
+def test_from_released_is_a_fitted_classifier_scoring_as_its_record(dataset, tmp_path):
+    from lstmfcn_bench import ALSTMFCNClassifier, LSTMFCNClassifier, load_ucr
+
+    source = None if dataset in DEMO else SHARED
+    X, y = load_ucr(dataset, "test", root=tmp_path, source=source, progress=False)
+    for cls in (LSTMFCNClassifier, ALSTMFCNClassifier):
+        est = cls.from_released(dataset, seed=0, records=RECORDS)
+        record = json.loads(
+            (RECORDS / "runs" / dataset / f"{est._model_name()}_c{est.cells}_s0.json").read_text()
+        )
+        assert record["released"] and est.n_features_in_ == X.shape[1]
+        assert est.score(X, y) == pytest.approx(record["test_accuracy"], abs=1e-12)
+    with pytest.raises(ValueError, match="no released lstmfcn model of"):
+        LSTMFCNClassifier.from_released(dataset, seed=7, records=RECORDS)

@@ -268,6 +268,55 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         est.model_ = model
         return est
 
+    @classmethod
+    def from_released(cls, dataset: str, seed: int = 0, records="reproduction"):
+        """The released model of ``dataset`` (``reproduction/weights/``, the run the table
+        selects for ``seed``), as a fitted classifier with the paper's preprocessing: no
+        training, the very weights behind the published record."""
+        import csv
+
+        from .models.checkpoint import checkpoint_shape, load_checkpoint
+        from .results.records import read_json
+
+        model_name = cls._model_name(cls())
+        folder = Path(records) / "runs" / dataset
+        found = [
+            r
+            for r in (
+                read_json(p, "record") for p in sorted(folder.glob(f"{model_name}_c*_s{seed}.json"))
+            )
+            if r.get("released")
+        ]
+        if len(found) != 1:
+            raise ValueError(
+                f"no released {model_name} model of {dataset} seed {seed} under {records} "
+                f"(reproduction/weights/ holds the selected seed-0 runs of published datasets)"
+            )
+        record = found[0]
+        model = load_checkpoint(Path(records) / record["released"]["path"])
+        config = record["train_config"]
+        est = cls(
+            cells=config["cells"],
+            epochs=config["epochs"],
+            batch_size=config["batch_size"],
+            learning_rate=config["learning_rate"],
+            patience=config["plateau_patience"],
+            min_delta=config["plateau_min_delta"],
+            shuffle=config["shuffle"],
+            random_state=seed,
+        )
+        est.classes_ = np.array(record["classes"], dtype=object)
+        est.n_features_in_ = checkpoint_shape(model)[0]
+        est.best_epoch_ = record["best_epoch"]
+        est.best_loss_ = record["train_loss"]
+        est.n_iter_ = record["epochs_run"]
+        history = folder / f"{model_name}_c{config['cells']}_s{seed}_history.csv"
+        with open(history, newline="") as f:  # the record's thinned history
+            est.history_ = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        est.train_info_ = record["train_info"]
+        est.model_ = model
+        return est
+
 
 class LSTMFCNClassifier(_LSTMFCNBase):
     """LSTM-FCN (Karim et al., 2017) with the paper's training protocol, as a scikit-learn
