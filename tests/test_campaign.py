@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,19 @@ def test_a_dataset_is_complete_only_when_every_run_is_evaluated(tmp_path):
     plan = make_plan({"preset": "ucr85", "datasets": ["GunPoint", "Coffee"], "seeds": [0]})
     for run in plan.runs:
         if run.dataset == "GunPoint" or run.model == "lstmfcn":  # Coffee's ALSTM-FCN missing
-            path = run.path("metrics", tmp_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("{}")
+            for kind in ("model", "metrics"):  # evaluated after training
+                path = run.path(kind, tmp_path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text("{}")
     assert complete(plan, tmp_path) == ["GunPoint"]
+    # A run trained again (its resume state exists) holds its dataset back.
+    retrained = next(r for r in plan.runs if r.dataset == "GunPoint")
+    retrained.path("resume", tmp_path).write_text("")
+    assert complete(plan, tmp_path) == []
+    retrained.path("resume", tmp_path).unlink()
+    # So does a model newer than its metrics (trained again, not yet evaluated).
+    os.utime(retrained.path("model", tmp_path), (time.time() + 60, time.time() + 60))
+    assert complete(plan, tmp_path) == []
 
 
 @pytest.mark.slow
@@ -58,25 +68,41 @@ def test_a_campaign_trains_publishes_and_says_what_to_commit(tmp_path):
     (wd / "README.md").write_text(f"# project\n\n{BEGIN}\nstale\n{END}\n")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     cmd = [sys.executable, "-m", "lstmfcn_bench.campaign", "--every", "2", "--cores", "2"]
-    cmd += ["--source", str(source), "--any-protocol"]
+    cmd += ["--source", str(source)]
     cmd += ["epochs=2", "cells=[8]", "cache=results/cache", "datasets=[GunPoint,ItalyPowerDemand]"]
-    done = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=900)
+
+    def campaign(*extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*cmd, *extra], cwd=wd, env=env, capture_output=True, text=True, timeout=timeout
+        )
+
+    # Two epochs are not the paper's protocol: publish refuses, the campaign says so and goes on.
+    done = campaign()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "campaign: seed 0, 2 datasets" in done.stdout
+    assert "not published (" in done.stdout and "not the paper's protocol" in done.stdout
+    assert list((wd / "reproduction/runs").iterdir()) == []
+
+    # With --any-protocol the finished runs are published (nothing trains again).
+    done = campaign("--any-protocol")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "published " in done.stdout and "8 records added" not in done.stdout
     for name in ("GunPoint", "ItalyPowerDemand"):
-        assert f"published {name}" in done.stdout or f", {name}" in done.stdout, done.stdout
+        assert name in done.stdout.split("published ", 1)[1]
         for model in ("lstmfcn", "alstmfcn"):
             record = json.loads(
                 (wd / "reproduction/runs" / name / f"{model}_c8_s0.json").read_text()
             )
             assert record["provenance"]["protocol"]["epochs"] == 2
-    assert "git add reproduction/" in done.stdout
+            assert (wd / "reproduction/weights" / name / f"{model}_c8_s0.keras").is_file()
+    assert "git add reproduction/ README.md && git commit -m" in done.stdout
     assert (wd / "reproduction/table/summary.md").is_file()
     readme = (wd / "README.md").read_text()
-    assert "stale" not in readme and "2 runs" not in readme and "Built from" in readme
+    assert "stale" not in readme and "Built from" in readme
+    assert not (wd / "results/figures").exists()  # the campaign asks only for the metrics
 
-    # Everything is published: a second campaign has nothing to train and says so in one line.
-    again = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=300)
+    # Everything is published: a third campaign has nothing to train and says so in one line.
+    again = campaign("--any-protocol", timeout=300)
     assert again.returncode == 2
     assert again.stderr.strip().count("\n") == 0
     assert "nothing left to train" in again.stderr

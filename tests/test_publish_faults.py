@@ -113,6 +113,25 @@ def test_a_move_failing_half_way_puts_every_file_back(
     assert len(snapshot(repro)) == 3 + 2 * 12 + 3 + 2 * 2
 
 
+def test_an_interruption_half_way_puts_every_file_back(tmp_path, repro, capsys, monkeypatch):
+    """Ctrl-C (or a signal) right after the 3rd file is placed: all put back, rc 130."""
+    grid(tmp_path / "b", datasets=("GunPoint", "ItalyPowerDemand"), seeds=(0,))
+    set_metric(tmp_path / "b", "GunPoint", "test_accuracy", 0.5)
+    before = snapshot(repro)
+    calls = []
+
+    def place(staged, dest):
+        os.replace(staged, dest)
+        calls.append(dest)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(staging, "place", place)
+    rc = main(["publish", str(tmp_path / "b"), "--to", str(repro), "--replace"])
+    assert rc == 130 and "interrupted" in capsys.readouterr().err
+    assert snapshot(repro) == before
+
+
 def test_a_folder_that_cannot_be_made_leaves_the_others_as_they_were(tmp_path, capsys):
     """A real failure of the file system half-way (no patching; it fails as root too): a file
     stands where a new dataset's folder must go, after GunPoint's replacements are staged."""

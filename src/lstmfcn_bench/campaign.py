@@ -16,6 +16,7 @@ published, and the next campaign resumes where this one stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -34,6 +35,9 @@ from .plan import make_plan
 from .results.publish import publish
 from .results.readme_block import status_block, write_readme_block
 from .runs import RESULTS, Run
+
+#: Where the workflow writes (the Snakefile's fixed results folder).
+RESULTS_DIR = Path(RESULTS)
 
 
 def parse_words(words: list[str]) -> dict:
@@ -55,10 +59,13 @@ def campaign_config(args: argparse.Namespace, snapshot: Path) -> dict:
     config.update(parse_words(args.config))
     if args.hours is not None:
         config["budget_hours"] = args.hours
-    if not config.get("datasets"):  # a local folder holds only some: plan those it has
+    source = Path(str(config["source"])).expanduser()
+    if not config.get("datasets") and source.is_dir():  # a local folder: plan those it has
         names = make_plan({"preset": config["preset"]}).datasets
-        present = cost.available(names, args.source)
+        present = cost.available(names, source)
         config["datasets"] = [d for d in names if present[d]]
+        if not config["datasets"]:
+            raise ConfigError(f"source {source} holds none of the {config['preset']} datasets")
     return config
 
 
@@ -71,16 +78,21 @@ def _word(value) -> str:
     )
 
 
+def _evaluated(run: Run, results: Path) -> bool:
+    """Evaluated after its training finished: metrics newer than the kept model, and no
+    resume state (a run being trained again still has its old metrics)."""
+    metrics, model = run.path("metrics", results), run.path("model", results)
+    if not metrics.is_file() or not model.is_file() or run.path("resume", results).exists():
+        return False
+    return metrics.stat().st_mtime >= model.stat().st_mtime
+
+
 def complete(plan, results: Path) -> list[str]:
     """The planned datasets every run of which has been evaluated under ``results``."""
     by_dataset: dict[str, list[Run]] = {}
     for run in plan.runs:
         by_dataset.setdefault(run.dataset, []).append(run)
-    return [
-        d
-        for d, runs in by_dataset.items()
-        if all(run.path("metrics", results).is_file() for run in runs)
-    ]
+    return [d for d, runs in by_dataset.items() if all(_evaluated(r, results) for r in runs)]
 
 
 def publish_datasets(datasets: list[str], results: Path, records: Path, any_protocol: bool):
@@ -99,32 +111,64 @@ def progress_lines(results: Path, within_s: float = 120.0) -> list[str]:
     """The last progress line of every training log written to in the last ``within_s``."""
     now, lines = time.time(), []
     for log in sorted((results / "logs" / "train").glob("*/*.log")):
-        if now - log.stat().st_mtime > within_s:
+        try:
+            if now - log.stat().st_mtime > within_s:
+                continue
+            text = log.read_text("utf-8", "replace")
+        except OSError:  # a log replaced between the listing and the read
             continue
-        tail = [t for t in log.read_text("utf-8", "replace").splitlines() if "epoch" in t]
+        tail = [t for t in text.splitlines() if "epoch" in t]
         if tail:
             lines.append(f"  {log.parent.name}/{log.stem}: {tail[-1].strip()}")
     return lines
 
 
 def _publish_new(plan, args, done: set[str]) -> None:
-    new = [d for d in complete(plan, args.results) if d not in done]
+    """Publish the datasets that became complete; one that publish refuses is reported, kept
+    out of later tries and left for the contributor (the campaign goes on)."""
+    new = [d for d in complete(plan, RESULTS_DIR) if d not in done]
     if not new:
         return
-    outcome = publish_datasets(new, args.results, args.records, args.any_protocol)
     done.update(new)
-    build_table(args.records)
-    if args.readme:
-        write_readme_block(args.readme, status_block(args.records))
-    print(f"published {', '.join(new)} ({len(outcome['added'])} records added); commit with:")
-    for d in new:
-        print(
-            f"  git add {args.records}/ {args.readme or ''} && git commit -m "
-            f"'{args.records.name}/: {d} seed {args.seed}; table and README block rebuilt'"
-        )
+    try:
+        outcome = publish_datasets(new, RESULTS_DIR, args.records, args.any_protocol)
+        build_table(args.records)
+        if args.readme:
+            write_readme_block(args.readme, status_block(args.records))
+    except LstmfcnError as e:
+        print(f"not published ({', '.join(new)}): {e}", flush=True)
+        return
+    print(
+        f"published {', '.join(new)} ({len(outcome['added'])} records added, "
+        f"{len(outcome['waiting'])} waiting); commit with:\n"
+        f"  git add {args.records}/ {args.readme or ''} && git commit -m "
+        f"'{args.records.name}/: {', '.join(new)} seed {args.seed}; table and README block "
+        "rebuilt'",
+        flush=True,
+    )
+
+
+def _stop(workflow: subprocess.Popen, grace_s: float = 600.0) -> None:
+    """Stop the workflow as Ctrl-C stops it (its jobs save resume states), then harder."""
+    for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGTERM, 30.0), (signal.SIGKILL, 30.0)):
+        if workflow.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(workflow.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            workflow.wait(wait_s)
+
+
+def _watch(workflow: subprocess.Popen, plan, args, done: set[str]) -> None:
+    while workflow.poll() is None:
+        time.sleep(args.every)
+        print("\n".join(progress_lines(RESULTS_DIR)) or "  (no training job writing)", flush=True)
+        _publish_new(plan, args, done)
 
 
 def run(args: argparse.Namespace) -> int:
+    if not (args.records / "runs").is_dir():
+        raise LstmfcnError(f"{args.records}: not a records folder (it has no runs/ folder)")
     with tempfile.TemporaryDirectory() as tmp:
         snapshot = Path(tmp) / "records"  # the plan must not change under the running workflow
         shutil.copytree(args.records / "runs", snapshot / "runs")
@@ -136,30 +180,39 @@ def run(args: argparse.Namespace) -> int:
             f"campaign: seed {args.seed}, {len(plan.datasets)} datasets, cheapest first "
             f"({', '.join(e.name for e in estimates)}), {len(plan.runs)} runs, "
             f"{sum(e.hours for e in estimates):.1f} h estimated (a 2-core CPU's default "
-            f"figures); progress every {args.every:g} s"
+            f"figures); progress every {args.every:g} s",
+            flush=True,
         )
-        cmd = ["snakemake", "--cores", str(args.cores), "--scheduler", "greedy", "-k", "-q"]
+        # Only what the records need (the figures and tables are the workflow's own run); the
+        # targets first, since -q and --config take the words after them.
+        cmd = ["snakemake", *(str(run.path("metrics", RESULTS_DIR)) for run in plan.runs)]
+        cmd += ["--cores", str(args.cores), "--scheduler", "greedy", "-k", "-q"]
         cmd += ["--config", *(f"{k}={_word(v)}" for k, v in config.items())]
-        args.results.mkdir(parents=True, exist_ok=True)
-        log = open(args.results / "campaign_snakemake.log", "a")  # noqa: SIM115 (held open)
-        workflow = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         done: set[str] = set()
+        stopping = []
 
-        def stop(signum, frame):
-            os.killpg(workflow.pid, signal.SIGINT)  # its jobs save resume states
+        def on_signal(signum, frame):  # Ctrl-C, kill, a closed terminal: stop, then publish
+            stopping.append(signum)
+            raise KeyboardInterrupt
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, stop)
-        while workflow.poll() is None:
-            time.sleep(args.every)
-            print("\n".join(progress_lines(args.results)) or "  (no training job writing)")
-            _publish_new(plan, args, done)
-        log.close()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, on_signal)
+        with open(RESULTS_DIR / "campaign_snakemake.log", "a") as log:
+            workflow = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                _watch(workflow, plan, args, done)
+            except KeyboardInterrupt:
+                print("stopping the workflow (its jobs save resume states) ...", flush=True)
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    signal.signal(sig, signal.SIG_IGN)  # the last publish is not cut short
+                _stop(workflow)
         _publish_new(plan, args, done)
-    print(f"workflow exit {workflow.returncode}; log: {args.results / 'campaign_snakemake.log'}")
-    return 0 if workflow.returncode == 0 else 1
+    print(f"workflow exit {workflow.returncode}; log: {RESULTS_DIR / 'campaign_snakemake.log'}")
+    return 1 if stopping or workflow.returncode != 0 else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -170,7 +223,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--source", type=Path, default=Path("../shared/ucr2018"))
     p.add_argument("--records", type=Path, default=Path("reproduction"))
     p.add_argument("--readme", type=Path, default=Path("README.md"))
-    p.add_argument("--results", type=Path, default=Path(RESULTS))
     p.add_argument("--every", type=float, default=60.0, help="seconds between progress reports")
     p.add_argument("--any-protocol", action="store_true", help="publish other protocols too")
     p.add_argument("config", nargs="*", help="extra workflow config words, key=value")
@@ -179,6 +231,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    from .runtime import share_gpu_memory
+
+    share_gpu_memory()  # publishing loads Keras beside the training jobs on a shared GPU
     try:
         return run(args)
     except LstmfcnError as e:

@@ -140,6 +140,8 @@ class Staging:
             dest = self.target / rel
             try:
                 backup = self._back_up(rel, dest)
+                # Noted before the move: an interruption right after it is put back too.
+                moved.append((dest, backup))
                 self._make_folders(dest.parent)
                 place(self._staged(rel), dest)
             except OSError as e:
@@ -148,7 +150,9 @@ class Staging:
                     f"nothing written to {self.target}: cannot write {dest} "
                     f"({e.strerror or e}); every file there is as it was"
                 ) from None
-            moved.append((dest, backup))
+            except BaseException:  # Ctrl-C or a signal half-way: put back, then stop
+                self._roll_back(moved)
+                raise
 
     def _back_up(self, rel: Path, dest: Path) -> Path | None:
         if not dest.exists():
@@ -172,7 +176,8 @@ class Staging:
         for dest, backup in reversed(moved):
             try:
                 if backup is None:
-                    dest.unlink()
+                    if dest.is_file():  # not there: its move never happened
+                        dest.unlink()
                 else:
                     os.replace(backup, dest)
             except OSError:
