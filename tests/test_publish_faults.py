@@ -347,3 +347,15 @@ def test_aggregate_refuses_a_readme_or_record_it_cannot_use_before_writing(
     err = fails(capsys, "aggregate", site / "repro", "--readme", readme)
     assert err.startswith("lstmfcn aggregate: error: ") and says in err
     assert snapshot(site) == before
+
+
+def test_a_rerun_that_would_move_a_release_to_other_cells_is_refused(tmp_path, repro, capsys):
+    """The grid's least loss is at 64 cells (released); a rerun of 8 cells with less loss
+    would make the table select 8 while the 64-cell file stays released: refused."""
+    assert (repro / "weights/GunPoint/lstmfcn_c64_s0.keras").is_file()
+    grid(tmp_path / "b", datasets=("GunPoint",), seeds=(0,))
+    set_metric(tmp_path / "b", "GunPoint", "train_loss", 0.001, stem="lstmfcn_c8_s0")
+    before = snapshot(repro)
+    err = fails(capsys, "publish", tmp_path / "b", "--to", repro, "--replace")
+    assert "GunPoint lstmfcn seed 0: this publish would select cells 8 where cells 64" in err
+    assert snapshot(repro) == before

@@ -53,6 +53,17 @@ def test_a_released_model_gives_the_accuracy_of_its_record(path, prepared):
     assert metrics["n_test"] == n
     assert round(metrics["test_accuracy"] * n) == round(record["test_accuracy"] * n)
     assert metrics["confusion_matrix"] == record["confusion_matrix"]
+    assert metrics["flags"] == record["flags"]
+
+
+def test_a_record_of_another_run_is_refused(prepared):
+    from lstmfcn_bench.errors import LstmfcnError
+
+    path = RELEASED[0]
+    record_path, record = record_of(path)
+    other = next(p for p in sorted(record_path.parent.glob("*.json")) if p != record_path)
+    with pytest.raises(LstmfcnError, match="does not hold the weights"):
+        evaluate(path, load(record["dataset"], prepared), info_path=other)
 
 
 def test_each_selected_run_with_kept_weights_is_released():

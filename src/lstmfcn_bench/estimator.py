@@ -273,27 +273,14 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         """The released model of ``dataset`` (``reproduction/weights/``, the run the table
         selects for ``seed``), as a fitted classifier with the paper's preprocessing: no
         training, the very weights behind the published record."""
-        import csv
+        from .errors import LstmfcnError
+        from .models.checkpoint import checkpoint_shape
+        from .results.weights import released_run
 
-        from .models.checkpoint import checkpoint_shape, load_checkpoint
-        from .results.records import read_json
-
-        model_name = cls._model_name(cls())
-        folder = Path(records) / "runs" / dataset
-        found = [
-            r
-            for r in (
-                read_json(p, "record") for p in sorted(folder.glob(f"{model_name}_c*_s{seed}.json"))
-            )
-            if r.get("released")
-        ]
-        if len(found) != 1:
-            raise ValueError(
-                f"no released {model_name} model of {dataset} seed {seed} under {records} "
-                f"(reproduction/weights/ holds the selected seed-0 runs of published datasets)"
-            )
-        record = found[0]
-        model = load_checkpoint(Path(records) / record["released"]["path"])
+        try:
+            record, model, history = released_run(cls._model_name(cls()), dataset, seed, records)
+        except LstmfcnError as e:
+            raise ValueError(str(e)) from None
         config = record["train_config"]
         est = cls(
             cells=config["cells"],
@@ -307,14 +294,9 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         )
         est.classes_ = np.array(record["classes"], dtype=object)
         est.n_features_in_ = checkpoint_shape(model)[0]
-        est.best_epoch_ = record["best_epoch"]
-        est.best_loss_ = record["train_loss"]
-        est.n_iter_ = record["epochs_run"]
-        history = folder / f"{model_name}_c{config['cells']}_s{seed}_history.csv"
-        with open(history, newline="") as f:  # the record's thinned history
-            est.history_ = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-        est.train_info_ = record["train_info"]
-        est.model_ = model
+        est.best_epoch_, est.best_loss_ = record["best_epoch"], record["train_loss"]
+        est.n_iter_, est.history_ = record["epochs_run"], history
+        est.train_info_, est.model_ = record["train_info"], model
         return est
 
 

@@ -67,14 +67,14 @@ def evaluate(
     t0 = time.perf_counter()
     model = load_checkpoint(model_path)
     info_path = Path(info_path) if info_path else beside_model(model_path, "info")
+    history_path = beside_model(model_path, "history")
     if info_path.is_file():
         try:
             train_info = json.loads(info_path.read_text("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise LstmfcnError(f"{info_path} is not a run's _train.json ({e})") from None
         if isinstance(train_info, dict) and "record_version" in train_info:
-            # A committed record (a released model's companion) holds the _train.json.
-            train_info = train_info.get("train_info") or {}
+            train_info, history_path = _released_run(model_path, info_path, train_info)
     elif allow_other_data:
         train_info = {}
     else:
@@ -99,7 +99,7 @@ def evaluate(
     flags = collapse_flags(
         train_info.get("train_accuracy"),
         inference_train,
-        _first_loss(beside_model(model_path, "history")),
+        _first_loss(history_path),
         train_info.get("train_loss"),
         np.bincount(dataset.y_train).max() / len(dataset.y_train),
     )
@@ -141,6 +141,20 @@ def evaluate(
 
 def _accuracy(model, X, y) -> float:
     return float((predict_proba(model, X).argmax(axis=1) == y).mean())
+
+
+def _released_run(model_path: Path, record_path: Path, record: dict) -> tuple[dict, Path]:
+    """A committed record given as a released model's ``--info``: its ``_train.json`` and its
+    thinned history, once the model is checked to hold the weights the record names."""
+    from .weights import weights_digest
+
+    kept = record.get("kept_weights_sha256")
+    if kept is None or weights_digest(model_path) != kept:
+        raise LstmfcnError(
+            f"{model_path} does not hold the weights {record_path} names "
+            f"(kept_weights_sha256 {kept}): not that record's model"
+        )
+    return record.get("train_info") or {}, record_path.with_name(f"{record_path.stem}_history.csv")
 
 
 def _first_loss(history_path: Path) -> float | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def weights_digest(path: Path) -> str:
                     else None
                 )
             )
-    except (OSError, KeyError, zipfile.BadZipFile) as e:
+    except (OSError, KeyError, ValueError, TypeError, zlib.error, zipfile.BadZipFile) as e:
         raise LstmfcnError(f"{path}: not a Keras model file with weights ({e})") from None
     h = hashlib.sha256()
     for name, array in sorted(found, key=lambda item: item[0]):
@@ -76,19 +77,39 @@ def selected_releases(writes: list[tuple], published: list[dict]) -> list[tuple]
     """The runs of ``writes`` (``(run, record, ...)`` tuples) to release: per dataset, model
     and released seed, the run of least training loss, fewer cells on a tie (the table's
     selection), among these and the ``published`` records of the same group that they do
-    not replace; a group whose selected run is already published releases nothing new."""
+    not replace; a group whose selected run is already published releases nothing new.
+
+    A publish that would move a group's release to other cells (a rerun with ``--replace``
+    that changes which cells have the least loss) is refused: the old file and its record
+    would disagree with the table."""
     groups: dict[tuple, list[tuple[tuple | None, dict]]] = {}
     for w in writes:
         run, record = w[:2]
         if run.seed in RELEASED_SEEDS:
             groups.setdefault((run.dataset, run.model, run.seed), []).append((w, record))
     new_cells = {key: {w[0].cells for w, _ in group} for key, group in groups.items()}
+    released_cells: dict[tuple, set] = {}
     for r in published:
         key = (r.get("dataset"), r.get("model"), r.get("seed"))
-        if key in groups and r.get("cells") not in new_cells[key]:
+        if key not in groups:
+            continue
+        if r.get("released"):
+            released_cells.setdefault(key, set()).add(r.get("cells"))
+        if r.get("cells") not in new_cells[key]:
             groups[key].append((None, r))
-    chosen = [min(g, key=lambda wr: (wr[1]["train_loss"], wr[1]["cells"])) for g in groups.values()]
-    return [w for w, _ in chosen if w is not None]
+    chosen = []
+    for key, group in groups.items():
+        w, record = min(group, key=lambda wr: (wr[1]["train_loss"], wr[1]["cells"]))
+        moved = released_cells.get(key, set()) - {record["cells"]}
+        if moved:
+            raise LstmfcnError(
+                f"{key[0]} {key[1]} seed {key[2]}: this publish would select cells "
+                f"{record['cells']} where cells {sorted(moved)[0]} are released; remove that "
+                "released file and its record's 'released' entry first, or publish the seed's "
+                "three cells together"
+            )
+        chosen.append(w)
+    return [w for w in chosen if w is not None]
 
 
 def stage_release(staging, run, record: dict, model_path: Path) -> None:
@@ -101,3 +122,40 @@ def stage_release(staging, run, record: dict, model_path: Path) -> None:
         "sha256": sha256_file(out),
         "bytes": out.stat().st_size,
     }
+
+
+def released_run(model: str, dataset: str, seed: int, records: Path) -> tuple[dict, object, list]:
+    """The released run of ``model`` on ``dataset`` for ``seed`` in a records folder: its
+    record, its model (loaded once checked to hold the weights the record names) and its
+    thinned history (one dict per kept epoch)."""
+    import csv
+
+    from ..data.registry import canonical_name
+    from ..models.checkpoint import load_checkpoint
+    from .records import read_json
+
+    dataset = canonical_name(dataset)
+    folder = Path(records) / "runs" / dataset
+    found = [
+        (path, r)
+        for path, r in (
+            (p, read_json(p, "record")) for p in sorted(folder.glob(f"{model}_c*_s{seed}.json"))
+        )
+        if r.get("released")
+    ]
+    if len(found) != 1:
+        raise LstmfcnError(
+            f"no released {model} model of {dataset} seed {seed} under {records} "
+            "(reproduction/weights/ holds the selected seed-0 runs of published datasets)"
+        )
+    record_path, record = found[0]
+    path = Path(records) / record["released"]["path"]
+    if weights_digest(path) != record.get("kept_weights_sha256"):
+        raise LstmfcnError(f"{path} does not hold the weights {record_path} names")
+    model_ = load_checkpoint(path)
+    try:
+        with open(record_path.with_name(f"{record_path.stem}_history.csv"), newline="") as f:
+            history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (OSError, ValueError) as e:
+        raise LstmfcnError(f"{record_path}: its history cannot be read ({e})") from None
+    return record, model_, history
