@@ -244,6 +244,23 @@ def test_a_table_of_another_protocol_says_so_and_is_not_coloured(tmp_path):
     assert "Protocol: the paper's" in (tmp_path / "u" / "summary.md").read_text()
 
 
+def test_released_runs_are_the_papers_protocol_with_one_cells_count(tmp_path):
+    """Released runs (one cells count each: the one selected among all three when they were
+    published) are the paper's protocol and the headline says where the numbers come from;
+    the same runs not released are a departure (cells 8 only)."""
+    released = {"path": "weights/x.keras", "sha256": "0" * 64, "bytes": 1}
+    chosen = [m for m in grid_metrics() if m["seed"] == 0 and m["cells"] == 8]
+    summ = aggregate.write_tables(
+        write_metrics([dict(m, released=released) for m in chosen], tmp_path / "m"), tmp_path / "t"
+    )
+    assert summary.papers_protocol(summ) and summ["from_released"].all()
+    md = (tmp_path / "t" / "summary.md").read_text()
+    assert "From released weights" in md and "Protocol: the paper's" in md
+    plain = aggregate.write_tables(write_metrics(chosen, tmp_path / "n"), tmp_path / "u")
+    assert not summary.papers_protocol(plain) and not plain["from_released"].any()
+    assert "From released weights" not in (tmp_path / "u" / "summary.md").read_text()
+
+
 def test_flagged_runs_and_the_recalibrated_variant_in_the_table():
     metrics = grid_metrics()
     for m in metrics:

@@ -265,7 +265,6 @@ def test_rerun_touches_only_what_is_stale(tiny_run):
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_the_jax_engine_end_to_end(tmp_path):
     """engine: jax trains one job per dataset x model x cells for all seeds; evaluation,
     tables, figures and the report are as with the Keras loop."""
@@ -301,6 +300,77 @@ def test_the_jax_engine_end_to_end(tmp_path):
     out = snakemake(wd, "-n", "--configfile", str(changed)).stdout
     assert jobs(out)["train_group"] == 2
     assert all("/GunPoint/" in o for o in planned(out, "train_group"))
+
+
+RECORDS = ROOT / "reproduction"
+
+
+def released_config(**changes) -> list[str]:
+    config = {"preset": "ucr85", "released": "true", "records": str(RECORDS), **changes}
+    return ["--config", *(f"{k}={v}" for k, v in config.items())]
+
+
+def test_the_released_path_plans_no_training(tmp_path):
+    """released: true evaluates each released model (one per dataset and model for seed 0)
+    and draws its figures; a dataset without releases is left out, nothing is trained."""
+    wd = copy_workflow(tmp_path)
+    out = snakemake(wd, "-n", *released_config(datasets="[GunPoint,Adiac]")).stdout
+    assert jobs(out) == {
+        "fetch_dataset": 1,
+        "evaluate": 2,
+        "aggregate": 1,
+        "scatter": 1,
+        "cam": 2,
+        "context": 1,
+        "all": 1,
+    }
+    evaluated = sorted(p.name for p in (RECORDS / "weights/GunPoint").glob("*.keras"))
+    assert sorted(Path(o).name for o in planned(out, "evaluate")) == [
+        name.replace(".keras", ".json") for name in evaluated
+    ]
+    assert "results/models" not in out
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"seeds": "[1]"}, "config key 'seeds': seed(s) [1] have no released models"),
+        ({"skip_published": "reproduction"}, "released: true trains nothing"),
+        ({"budget_hours": 1}, "released: true trains nothing"),
+        ({"datasets": "[Adiac]"}, "releases no model of the datasets and models asked for"),
+        ({"records": "nowhere"}, "config key 'records': nowhere is not a reproduction folder"),
+    ],
+)
+def test_a_released_plan_that_cannot_be_met_stops_before_any_job(tmp_path, changes, message):
+    wd = copy_workflow(tmp_path)
+    done = snakemake(wd, "-n", *released_config(**changes), check=False)
+    assert done.returncode != 0 and message in done.stdout + done.stderr
+    assert not (wd / "results").exists()
+
+
+@pytest.mark.slow
+def test_the_released_path_reproduces_the_records(tmp_path):
+    """A user's check of the table without training: every metric equals its record's, the
+    headline says the numbers come from released weights, and no model is trained."""
+    wd = copy_workflow(tmp_path)
+    snakemake(wd, "--cores", "2", *released_config(datasets="[GunPoint]"))
+    metrics = sorted((wd / "results/metrics/GunPoint").glob("*.json"))
+    assert len(metrics) == 2
+    for path in metrics:
+        m = json.loads(path.read_text())
+        record = json.loads((RECORDS / "runs/GunPoint" / path.name).read_text())
+        assert m["released"] == record["released"]
+        assert m["confusion_matrix"] == record["confusion_matrix"]
+        assert m["test_accuracy"] == record["test_accuracy"]
+    headline = (wd / "results/tables/summary.md").read_text()
+    assert "From released weights" in headline and "nothing was trained" in headline
+    from lstmfcn_bench.results.summary import read_summary
+
+    summary = read_summary(wd / "results/tables/summary.csv")  # one cells count, still the paper's
+    assert summary.loc["GunPoint", "from_released"] and summary.loc["GunPoint", "protocol"] == ""
+    for fig in ("cam_lstmfcn.png", "cam_alstmfcn.png", "context_alstmfcn.png"):
+        assert (wd / "results/figures/GunPoint" / fig).stat().st_size > 0
+    assert not (wd / "results/models").exists()
 
 
 def test_report_renders_the_results_table(tiny_run):

@@ -17,6 +17,7 @@ from . import cost, settings
 from .data import registry
 from .errors import ConfigError, LstmfcnError
 from .results.records import published_datasets
+from .results.weights import RELEASED_SEEDS, released_runs
 from .runs import Run
 from .training.config import PAPER_CELLS, PAPER_EPOCHS
 
@@ -26,6 +27,10 @@ PRESET_DEFAULTS: dict[str, dict] = {
     "ucr85": {"epochs": PAPER_EPOCHS, "cells": list(PAPER_CELLS), "seeds": [0]},
     "ucr128": {"epochs": PAPER_EPOCHS, "cells": list(PAPER_CELLS), "seeds": [0]},
 }
+
+#: What evaluation reads of a released run instead of a trained run's files (the record holds
+#: the run's _train.json).
+_RELEASED_FILES = {"model": "released", "info": "record", "history": "record_history"}
 
 #: Training settings that may differ per dataset (config `overrides: {Name: {...}}`).
 TRAIN_KEYS = ("epochs", "batch_size", "patience", "checkpoint_every", "shuffle")
@@ -45,6 +50,8 @@ class Plan:
     # dataset -> its rank in cost order, cheapest highest: the rules' `priority`, so that the
     # scheduler starts the cheapest datasets first and a cut-short run has the most datasets.
     start_order: dict[str, int] = field(default_factory=dict)
+    # `released: true`: the runs are the released models of this records folder, not trained.
+    released_from: Path | None = None
 
     def priority(self, dataset: str, seed: int | None = None) -> float:
         """Snakemake priority of a job of `dataset` (higher starts first): the dataset's cost
@@ -55,6 +62,27 @@ class Plan:
         if seed not in self.seeds:
             return rank
         return rank + (len(self.seeds) - 1 - self.seeds.index(seed)) / len(self.seeds)
+
+    def figure_runs(self) -> dict[tuple[str, str], Run]:
+        """(dataset, model) -> the run whose model its CAM and context figures draw: the first
+        configured cells and seed, or with `released: true` the first seed's released run."""
+        if self.released_from is None:
+            return {
+                (d, m): Run(d, m, self.cells[0], self.seeds[0])
+                for d in self.datasets
+                for m in self.models
+            }
+        first: dict[tuple[str, str], Run] = {}
+        for run in self.runs:
+            first.setdefault((run.dataset, run.model), run)
+        return first
+
+    def evaluated_file(self, run: Run, kind: str) -> Path:
+        """File ``kind`` (model, info or history) of a run as evaluation reads it: the
+        trained run's, or a released run's file, record and thinned history."""
+        if self.released_from is None:
+            return run.path(kind)
+        return run.path(_RELEASED_FILES[kind], self.released_from)
 
 
 def _types(rule: dict, schema: dict) -> set[str]:
@@ -136,9 +164,13 @@ def make_plan(config: dict) -> Plan:
     ConfigError naming the offending key. With `skip_published`, without the datasets whose
     every run already has a committed record. With `budget_hours`, only the cheapest datasets
     whose estimated hours (:mod:`lstmfcn_bench.cost`, default figures) fit, cheapest first.
-    Either way the jobs start in cost order (`Plan.priority`)."""
+    Either way the jobs start in cost order (`Plan.priority`). With `released`, the runs are
+    the released models of `records` among those asked for, and nothing is trained."""
     config = checked_config(config)
     preset = PRESET_DEFAULTS[config["preset"]]
+    for key in ("skip_published", "budget_hours"):
+        if config["released"] and config[key] is not None:
+            raise ConfigError(f"config key {key!r}: released: true trains nothing; drop {key}")
 
     def pick(key):
         return preset[key] if config[key] is None else config[key]
@@ -184,6 +216,12 @@ def make_plan(config: dict) -> Plan:
     start_order = {d: len(cheapest_first) - i for i, d in enumerate(cheapest_first)}
 
     runs = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
+    released_from = None
+    if config["released"]:
+        released_from = Path(config["records"]).expanduser()
+        runs = _released(datasets, models, seeds, released_from, config)
+        datasets = [d for d in datasets if any(r.dataset == d for r in runs)]
+        cells = sorted({r.cells for r in runs})
     return Plan(
         datasets,
         models,
@@ -195,4 +233,27 @@ def make_plan(config: dict) -> Plan:
         tf32=config["tf32"],
         config=config,
         start_order=start_order,
+        released_from=released_from,
     )
+
+
+def _released(datasets, models, seeds, records: Path, config: dict) -> list[Run]:
+    """The released runs a `released: true` plan evaluates, or ConfigError saying why none."""
+    unreleased = [s for s in seeds if s not in RELEASED_SEEDS]
+    if unreleased:
+        raise ConfigError(
+            f"config key 'seeds': seed(s) {unreleased} have no released models "
+            f"(released seeds: {list(RELEASED_SEEDS)})"
+        )
+    if not (records / "runs").is_dir():
+        raise ConfigError(f"config key 'records': {records} is not a reproduction folder")
+    try:
+        runs = released_runs(records, datasets, models, seeds)
+    except LstmfcnError as e:
+        raise ConfigError(f"config key 'records': {e}") from None
+    if not runs:
+        raise ConfigError(
+            f"config key 'released': {records} releases no model of the datasets and models "
+            "asked for (`ls reproduction/weights` lists the released datasets)"
+        )
+    return runs

@@ -60,6 +60,7 @@ RUN_FILES: dict[str, str] = {
     # Under the committed reproduction folder instead (results/publish.py):
     "record": "runs/{dataset}/{stem}.json",  # metrics + _train.json + provenance
     "record_history": "runs/{dataset}/{stem}_history.csv",  # thinned
+    "released": "weights/{dataset}/{stem}.keras",  # the kept model, without optimizer state
 }
 _STEM_RE = re.compile(STEM.format(model=r"(\w+?)", cells=r"(\d+)", seed=r"(\d+(?:-\d+)*)"))
 #: Files written beside the model file, named by the model file's stem.

@@ -43,6 +43,8 @@ def group_outputs(kind):
 
 def every_train_benchmark():
     """The training jobs' benchmark files: one per run, or one per group with engine jax."""
+    if PLAN.released_from is not None:  # released: true trains nothing
+        return []
     if not TRAINS_GROUPS:
         return every_run("train_benchmark")
     pattern = runs.group_pattern("train_benchmark", PLAN.seeds)
@@ -50,30 +52,38 @@ def every_train_benchmark():
     return [pattern.format(dataset=d, model=m, cells=c) for d, m, c in groups]
 
 
-def attention_models():
-    return [m for m in PLAN.models if m in runs.ATTENTION_MODELS]
-
-
 def get_final_outputs():
+    figures = PLAN.figure_runs()
     return [
         rules.aggregate.output.html,
         rules.aggregate.output.stats_html,
         rules.aggregate.output.timing,
         rules.scatter.output.png,
-        *expand(rules.cam.output.png, dataset=PLAN.datasets, model=PLAN.models),
-        *expand(rules.context.output.png, dataset=PLAN.datasets, model=attention_models()),
-        *every_run("curves"),
+        *(rules.cam.output.png.format(dataset=d, model=m) for d, m in figures),
+        *(
+            rules.context.output.png.format(dataset=d, model=m)
+            for d, m in figures
+            if m in runs.ATTENTION_MODELS
+        ),
+        # A released run's curves would come from its thinned history: not drawn.
+        *(every_run("curves") if PLAN.released_from is None else []),
     ]
 
 
-def get_figure_run_file(kind):
-    """CAM and context figures draw the first configured cells and seed of each dataset."""
-    cells, seed = PLAN.cells[0], PLAN.seeds[0]
+def get_evaluated_file(kind):
+    """What evaluate reads of a run: its trained file, or a released run's (Plan.evaluated_file)."""
 
     def files(wildcards):
-        return str(runs.Run(wildcards.dataset, wildcards.model, cells, seed).path(kind))
+        run = runs.Run(wildcards.dataset, wildcards.model, int(wildcards.cells), int(wildcards.seed))
+        return str(PLAN.evaluated_file(run, kind))
 
     return files
+
+
+def get_figure_model(wildcards):
+    """The model that CAM and context figures draw (lstmfcn_bench.plan.Plan.figure_runs)."""
+    run = PLAN.figure_runs()[(wildcards.dataset, wildcards.model)]
+    return str(PLAN.evaluated_file(run, "model"))
 
 
 DATA_ROOT = f"{runs.RESULTS}/data"

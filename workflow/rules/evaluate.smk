@@ -1,9 +1,9 @@
 # lstmfcn evaluate -> lstmfcn_bench.results.evaluation (test metrics of one kept checkpoint)
 rule evaluate:
     input:
-        model=run_file("model"),
-        info=run_file("info"),
-        history=run_file("history"),  # read beside the model: its first epoch's loss
+        model=get_evaluated_file("model"),
+        info=get_evaluated_file("info"),
+        history=get_evaluated_file("history"),  # its first epoch's loss, for the collapse flags
         data=get_dataset_files,
     output:
         run_file("metrics"),

@@ -1,7 +1,7 @@
 # lstmfcn cam|context|curves|scatter -> lstmfcn_bench.figures.{cam,context,curves,scatter}
 rule cam:
     input:
-        model=get_figure_run_file("model"),
+        model=get_figure_model,
         data=get_dataset_files,
     output:
         png=report(
@@ -24,7 +24,7 @@ rule cam:
 
 rule context:
     input:
-        model=get_figure_run_file("model"),
+        model=get_figure_model,
         data=get_dataset_files,
     output:
         png=report(

@@ -68,12 +68,14 @@ def evaluate(
     model = load_checkpoint(model_path)
     info_path = Path(info_path) if info_path else beside_model(model_path, "info")
     history_path = beside_model(model_path, "history")
+    released = None  # a released model's file, size and sha256, from its record
     if info_path.is_file():
         try:
             train_info = json.loads(info_path.read_text("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise LstmfcnError(f"{info_path} is not a run's _train.json ({e})") from None
         if isinstance(train_info, dict) and "record_version" in train_info:
+            released = train_info.get("released")
             train_info, history_path = _released_run(model_path, info_path, train_info)
     elif allow_other_data:
         train_info = {}
@@ -136,6 +138,7 @@ def evaluate(
         "data_sha256": dataset.meta.get("data_sha256"),
         "trained_on": trained_on,  # null: trained on this dataset, as checked
         "train_config": config,
+        "released": released,
     }
 
 

@@ -48,6 +48,7 @@ EXTRA_COLUMNS: list[str] = [
     "flags",
     "recalibrated_accuracy",
     "protocol",
+    "released",
 ]
 LONG_COLUMNS: list[str] = [
     *("accuracy" if k == "test_accuracy" else k for k in REQUIRED_KEYS),
@@ -113,6 +114,7 @@ def check_metric(metric: object, source: str) -> dict:
         flags="+".join(flags) if flags else "",
         recalibrated_accuracy=(metric.get("recalibrated") or {}).get("test_accuracy"),
         protocol="; ".join(protocol_differences(config)) if config else "not recorded",
+        released=bool(metric.get("released")),
     )
     return row
 

@@ -21,18 +21,30 @@ SELECTION_RULE = (
 )
 
 
+RELEASED_TEXT = (
+    "From released weights: each number is the test accuracy of a released model (for its "
+    "dataset, model and seed, the run the reproduction's table selects by training loss), "
+    "evaluated here; nothing was trained."
+)
+
+
 def protocol_text(summ: pd.DataFrame) -> str:
-    """Which protocol the table shows, in one sentence."""
+    """Which protocol the table shows, in one sentence (and where its numbers come from, when
+    they are released models' alone)."""
     if papers_protocol(summ):
-        return (
+        text = (
             "Protocol: the paper's (2000 epochs, cells 8/64/128 chosen by training loss, "
             "batch 128, Adam with the plateau schedule on the training loss)."
         )
-    parts = sorted({p for text in summ["protocol"] for p in str(text).split("; ") if p})
-    return (
-        f"Not the paper's protocol ({'; '.join(parts)}): Δ compares another protocol with the "
-        "published numbers, so it is not coloured as a reproduction."
-    )
+    else:
+        parts = sorted({p for text in summ["protocol"] for p in str(text).split("; ") if p})
+        text = (
+            f"Not the paper's protocol ({'; '.join(parts)}): Δ compares another protocol with "
+            "the published numbers, so it is not coloured as a reproduction."
+        )
+    if "from_released" in summ.columns and bool(summ["from_released"].all()):
+        return f"{RELEASED_TEXT} {text}"
+    return text
 
 
 def headline_text(summ: pd.DataFrame) -> str:

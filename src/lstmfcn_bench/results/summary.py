@@ -93,6 +93,8 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
     out["protocol"] = pd.Series(
         {d: _dataset_protocol(g) for d, g in long.groupby("dataset")}, dtype=object
     ).reindex(out.index)
+    # Released runs were selected from every cells count when they were published.
+    out["from_released"] = long.groupby("dataset")["released"].all().reindex(out.index)
     out["name_2015"] = pub["name_2015"].reindex(out.index).astype(object)
     for col in published_methods():
         out[col] = pub[col].reindex(out.index).astype("float64")
@@ -101,11 +103,12 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
 
 def _dataset_protocol(runs: pd.DataFrame) -> str:
     """``""`` when every run of a dataset follows the paper's protocol and each model trained
-    every cells count of the paper; else how they depart from it."""
+    every cells count of the paper (or its runs are the released ones, which the table chose
+    among every cells count); else how they depart from it."""
     parts = sorted({p for text in runs["protocol"] for p in text.split("; ") if p})
     for model, g in runs.groupby("model"):
         cells = sorted(set(g["cells"]))
-        if not set(PAPER_CELLS) <= set(cells):
+        if not g["released"].all() and not set(PAPER_CELLS) <= set(cells):
             trained = "/".join(map(str, cells))
             parts.append(f"{model} cells {trained} (the paper's {'/'.join(map(str, PAPER_CELLS))})")
     return "; ".join(dict.fromkeys(parts))

@@ -21,15 +21,12 @@ import numpy as np
 
 from ..atomic import sha256_file
 from ..errors import LstmfcnError
+from ..runs import RUN_FILES, Run, run_of, stem
 
-#: Released files, under a records folder: ``weights/{dataset}/{stem}.keras``.
-WEIGHTS = "weights"
+#: The folder of released files under a records folder (``RUN_FILES["released"]``).
+WEIGHTS = Path(RUN_FILES["released"]).parts[0]
 #: The seeds whose selected runs are released (the repository grows ~2-7 MB per dataset-seed).
 RELEASED_SEEDS = (0,)
-
-
-def released_path(root: Path, dataset: str, stem: str) -> Path:
-    return Path(root) / WEIGHTS / dataset / f"{stem}.keras"
 
 
 def weights_digest(path: Path) -> str:
@@ -115,13 +112,36 @@ def selected_releases(writes: list[tuple], published: list[dict]) -> list[tuple]
 def stage_release(staging, run, record: dict, model_path: Path) -> None:
     """Stage the released copy of ``run``'s kept model in ``staging`` and name it, with its
     sha256 and size, in ``record`` (under ``released``)."""
-    rel = released_path(Path(""), run.dataset, run.stem)
+    rel = run.path("released", "")
     out = staging.add_written(rel, lambda path: write_released(model_path, path))
     record["released"] = {
         "path": rel.as_posix(),
         "sha256": sha256_file(out),
         "bytes": out.stat().st_size,
     }
+
+
+def released_runs(records: Path, datasets, models, seeds) -> list[Run]:
+    """The released runs of ``datasets`` × ``models`` × ``seeds`` under a records folder (one
+    per dataset, model and released seed at most: the run the table selects), in that order;
+    each checked to have its file."""
+    from .records import read_json
+
+    found = []
+    for dataset in datasets:
+        for model in models:
+            for seed in seeds:
+                folder = Run(dataset, model, 0, seed).path("record", records).parent
+                for path in sorted(folder.glob(f"{stem(model, '*', seed)}.json")):
+                    if read_json(path, "record").get("released"):
+                        run = run_of(path)
+                        if not run.path("released", records).is_file():
+                            raise LstmfcnError(
+                                f"{path} names a released file that is missing: "
+                                f"{run.path('released', records)}"
+                            )
+                        found.append(run)
+    return found
 
 
 def released_run(model: str, dataset: str, seed: int, records: Path) -> tuple[dict, object, list]:
@@ -134,27 +154,19 @@ def released_run(model: str, dataset: str, seed: int, records: Path) -> tuple[di
     from ..models.checkpoint import load_checkpoint
     from .records import read_json
 
-    dataset = canonical_name(dataset)
-    folder = Path(records) / "runs" / dataset
-    found = [
-        (path, r)
-        for path, r in (
-            (p, read_json(p, "record")) for p in sorted(folder.glob(f"{model}_c*_s{seed}.json"))
-        )
-        if r.get("released")
-    ]
+    found = released_runs(records, [canonical_name(dataset)], [model], [seed])
     if len(found) != 1:
         raise LstmfcnError(
             f"no released {model} model of {dataset} seed {seed} under {records} "
             "(reproduction/weights/ holds the selected seed-0 runs of published datasets)"
         )
-    record_path, record = found[0]
-    path = Path(records) / record["released"]["path"]
+    record_path, path = found[0].path("record", records), found[0].path("released", records)
+    record = read_json(record_path, "record")
     if weights_digest(path) != record.get("kept_weights_sha256"):
         raise LstmfcnError(f"{path} does not hold the weights {record_path} names")
     model_ = load_checkpoint(path)
     try:
-        with open(record_path.with_name(f"{record_path.stem}_history.csv"), newline="") as f:
+        with open(found[0].path("record_history", records), newline="") as f:
             history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
     except (OSError, ValueError) as e:
         raise LstmfcnError(f"{record_path}: its history cannot be read ({e})") from None
