@@ -201,3 +201,43 @@ def pytest_collection_modifyitems(items):
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: every file keeps its own order
+
+
+# --- a real browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """Open pages in Debian's headless Chromium: ``chromium(width, height)`` gives a driver with
+    that window size (closed after the test). Skips outside CI without it; in CI it must exist."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    binary, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (binary and driver_bin):
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must have Debian's chromium and chromium-driver (see .ci/run)")
+        pytest.skip(
+            "needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver"
+        )
+    browsers = []
+
+    def open_browser(width: int = 1280, height: int = 800):
+        options = webdriver.ChromeOptions()
+        options.binary_location = binary
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            f"--window-size={width},{height}",
+            f"--user-data-dir={tmp_path / f'profile{len(browsers)}'}",
+        ):
+            options.add_argument(flag)
+        browser = webdriver.Chrome(service=webdriver.ChromeService(driver_bin), options=options)
+        browsers.append(browser)
+        return browser
+
+    yield open_browser
+    for browser in browsers:
+        browser.quit()

@@ -265,12 +265,12 @@ def test_aggregate_of_a_folder_builds_the_table_and_the_readme_block(tmp_path, c
     assert text.startswith("# A project\n\nProse a person wrote.") and "More prose." in text
     block = generated_block(readme)
     assert "stale text" not in block
-    assert "**2 of the paper's 85**" in block and "seeds per dataset: 3" in block
+    assert "**2 of the paper's 85**" in block and "seeds: 3 on 2 datasets" in block
     assert "Protocol: the paper's" in block and "| LSTM-FCN | 2 |" in block
     # 36 runs of 60 s each, from their provenance
     assert (
-        "- Compute: 0.6 h of training (the jobs' wall times summed), on cpu: test, keras, fp32: "
-        "36 runs, 0.6 h; records marked as trained from a tree with uncommitted changes: 0."
+        "- Compute: 0.6 h of training (the jobs' wall times summed), on cpu: test, keras, fp32; "
+        "records marked as trained from a tree with uncommitted changes: 0."
     ) in block
     assert block == readme_block.status_block(tmp_path / "repro")
     before = {n: (table / n).read_bytes() for n in TEXT_TABLES}
@@ -327,3 +327,40 @@ def test_every_committed_record_is_the_papers_protocol_from_a_known_commit():
         p = json.loads(path.read_text())["provenance"]
         assert p["paper_protocol"], (path, p["protocol_differences"])
         assert p["commit"] and len(p["commit"]) == 40, path
+
+
+def test_the_committed_table_page_fits_1280_px_and_sorts_by_any_column(chromium):
+    """In a 1280×800 browser the compact table fits the window (the detail table scrolls in
+    its own box, so the page never does), and a click on a header sorts by that column."""
+    from selenium.webdriver.common.by import By
+
+    browser = chromium(1280, 800)
+    browser.get((REPO / "reproduction/table/summary.html").as_uri())
+    viewport = browser.execute_script("return document.documentElement.clientWidth")
+    right = browser.execute_script(
+        "return document.querySelector('table.summary').getBoundingClientRect().right"
+    )
+    assert right <= viewport <= 1280
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= viewport
+
+    def column(name):
+        headers = [
+            th.text.strip(" ▲▼")
+            for th in browser.find_elements(By.CSS_SELECTOR, "table.summary th")
+        ]
+        i = headers.index(name)
+        cells = browser.find_elements(By.CSS_SELECTOR, f"table.summary tbody td:nth-child({i + 1})")
+        return browser.find_elements(By.CSS_SELECTOR, "table.summary th")[i], [
+            c.text for c in cells
+        ]
+
+    names_before = column("Dataset")[1]
+    header, _ = column("LSTM-FCN Δ")
+    header.click()
+    values = [float(v) for v in column("LSTM-FCN Δ")[1] if v != "—"]
+    assert values == sorted(values) and len(values) > 1
+    column("LSTM-FCN Δ")[0].click()  # again: descending
+    values = [float(v) for v in column("LSTM-FCN Δ")[1] if v != "—"]
+    assert values == sorted(values, reverse=True)
+    names = column("Dataset")[1]
+    assert names != names_before and sorted(names) == sorted(names_before)  # rows moved whole

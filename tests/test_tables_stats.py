@@ -220,7 +220,9 @@ def test_write_tables_outputs_and_identical_rerun(tmp_path):
     assert 'class="num diff worse">-8.00<' in page  # GunPoint LSTM-FCN 0.92 vs 1.0
     assert 'class="num diff better">+3.71<' in page  # ArrowHead ALSTM-FCN 0.86 vs 0.82286
     md = (out1 / "summary.md").read_text()
-    assert "| Dataset |" in md and "| GunPoint |" in md and "8/64/8" in md
+    # The Markdown is the compact table: the cells chosen are in the HTML's detail table.
+    assert "| Dataset | seeds | LSTM-FCN ours | LSTM-FCN published |" in md
+    assert "| GunPoint | 3 |" in md and "8/64/8" not in md
 
 
 def test_a_table_of_another_protocol_says_so_and_is_not_coloured(tmp_path):
@@ -235,13 +237,29 @@ def test_a_table_of_another_protocol_says_so_and_is_not_coloured(tmp_path):
     md = (tmp_path / "t" / "summary.md").read_text()
     assert "Not the paper's protocol (" in md
     assert "epochs 1000 (the paper's 2000)" in md
-    assert "lstmfcn cells 8 (the paper's 8/64/128)" in md
+    assert "LSTM-FCN cells 8 (the paper's 8/64/128)" in md and "lstmfcn cells" not in md
     page = (tmp_path / "t" / "summary.html").read_text()
     assert 'class="num diff na">-6.00<' in page and "diff worse" not in page  # 0.94 vs 1
     # The full grid at the paper's settings is a reproduction, and is coloured.
     full = aggregate.write_tables(write_metrics(grid_metrics(), tmp_path / "f"), tmp_path / "u")
     assert summary.papers_protocol(full)
     assert "Protocol: the paper's" in (tmp_path / "u" / "summary.md").read_text()
+
+
+def test_the_headline_states_seeds_and_never_a_negative_zero():
+    """A mean Δ of -0.001 points shows as +0.00; the datasets and seeds are counted."""
+    from lstmfcn_bench.results.readme_block import _seeds_line
+
+    assert render.signed_points(-0.001) == "+0.00" and render.signed_points(-0.005) == "-0.01"
+    assert render.signed_points(float("nan")) == "—" and render.signed_points(1.234) == "+1.23"
+    metrics = [
+        dict(m, test_accuracy=1.0 - 1e-5) for m in grid_metrics() if m["dataset"] == "GunPoint"
+    ]  # published 1.0: Δ = -0.001 points
+    summ = summary.summary(records.accuracy_long(metrics))
+    text = render.headline_text(summ)
+    assert "mean Δ +0.00 points" in text and "-0.00" not in text
+    assert "1 dataset (3 seeds on 1)." in text
+    assert _seeds_line(summ) == "seeds: 3 on 1 dataset"
 
 
 def test_released_runs_are_the_papers_protocol_with_one_cells_count(tmp_path):

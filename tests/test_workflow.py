@@ -393,46 +393,24 @@ def test_report_renders_the_results_table(tiny_run):
 
 
 @pytest.mark.slow
-def test_report_table_renders_in_headless_chromium(tiny_run, tmp_path):
+def test_report_table_renders_in_headless_chromium(tiny_run, chromium):
     """Open the report as a user does (category → file → view) and read the table."""
-    webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver_bin):
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must have Debian's chromium and chromium-driver (see .ci/run)")
-        pytest.skip(
-            "needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver"
-        )
     wd = tiny_run
     report = wd / "reports/report.html"
     if not report.exists():
         snakemake(wd, "--report", "reports/report.html", "--configfile", str(wd / "tiny.yaml"))
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=webdriver.ChromeService(driver_bin), options=options)
-    try:
-        browser.get(report.as_uri())
-        wait = WebDriverWait(browser, 30)
-        wait.until(ec.element_to_be_clickable((By.XPATH, "//span[text()='1. Results table']")))
-        browser.find_element(By.XPATH, "//span[text()='1. Results table']").click()
-        eye = "//tr[td[contains(., 'summary.html')]]//a[@iconname='eye']"
-        wait.until(ec.element_to_be_clickable((By.XPATH, eye))).click()
-        wait.until(ec.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
-        table = wait.until(ec.presence_of_element_located((By.TAG_NAME, "table")))
-        text = table.text
-    finally:
-        browser.quit()
+    browser = chromium()
+    browser.get(report.as_uri())
+    wait = WebDriverWait(browser, 30)
+    wait.until(ec.element_to_be_clickable((By.XPATH, "//span[text()='1. Results table']")))
+    browser.find_element(By.XPATH, "//span[text()='1. Results table']").click()
+    eye = "//tr[td[contains(., 'summary.html')]]//a[@iconname='eye']"
+    wait.until(ec.element_to_be_clickable((By.XPATH, eye))).click()
+    wait.until(ec.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
+    table = wait.until(ec.presence_of_element_located((By.TAG_NAME, "table")))
+    text = table.text
     assert "GunPoint" in text and "ItalyPowerDemand" in text and "LSTM-FCN" in text

@@ -10,16 +10,16 @@ settings of single datasets.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import cost, settings
 from .data import registry
 from .errors import ConfigError, LstmfcnError
-from .results.records import published_datasets
+from .results.records import SETTING_AS_RECORDED, published_datasets
 from .results.weights import RELEASED_SEEDS, released_runs
 from .runs import Run
-from .training.config import PAPER_CELLS, PAPER_EPOCHS
+from .training.config import PAPER_CELLS, PAPER_EPOCHS, TrainConfig, protocol_differences
 
 #: Per-preset defaults. `demo` fits ~10 minutes on 2 CPU cores; the others are the paper's.
 PRESET_DEFAULTS: dict[str, dict] = {
@@ -76,6 +76,30 @@ class Plan:
         for run in self.runs:
             first.setdefault((run.dataset, run.model), run)
         return first
+
+    def protocol_line(self) -> str:
+        """What the runs of this plan are, in one line (the report's captions say it)."""
+        if self.released_from is not None:
+            return (
+                f"the released models of {self.released_from} (the runs its table selects, "
+                "trained with the paper's protocol), evaluated here; nothing was trained"
+            )
+        paper, differences = asdict(TrainConfig()), set()
+        for settings_ in self.train.values():
+            recorded = {
+                SETTING_AS_RECORDED[k]: v for k, v in settings_.items() if k in SETTING_AS_RECORDED
+            }
+            for cells in self.cells:
+                differences.update(protocol_differences({**paper, **recorded, "cells": cells}))
+        if not set(PAPER_CELLS) <= set(self.cells):
+            differences.add(
+                f"cells {'/'.join(map(str, self.cells))} only (the paper's choice among 8/64/128)"
+            )
+        epochs = "/".join(map(str, sorted({s["epochs"] for s in self.train.values()})))
+        runs = f"{epochs} epochs, cells {'/'.join(map(str, self.cells))}, seeds {', '.join(map(str, self.seeds))}"
+        if not differences:
+            return f"the paper's protocol ({runs})"
+        return f"not the paper's protocol ({runs}: {'; '.join(sorted(differences))})"
 
     def evaluated_file(self, run: Run, kind: str) -> Path:
         """File ``kind`` (model, info or history) of a run as evaluation reads it: the

@@ -14,6 +14,10 @@ try:
 except ConfigError as e:
     raise WorkflowError(f"bad config: {e}") from None
 
+# The report's captions are Jinja templates that see only the config: this tells them what the
+# runs are (the paper's protocol or not), after the config was checked.
+config["protocol_line"] = PLAN.protocol_line()
+
 ENGINE = PLAN.config["engine"]
 # One job per run, or one per group of seeds (lstmfcn_bench.training.engines).
 TRAINS_GROUPS = trains_groups(ENGINE)

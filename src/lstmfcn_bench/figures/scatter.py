@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import LstmfcnError
-from ..results.summary import read_summary
+from ..results.summary import papers_protocol, read_summary
 from ..runs import DISPLAY, MODELS, PUBLISHED_AS
 from .style import new_figure, palette, style
 
@@ -39,8 +39,17 @@ def scatter_figure(summary_path: Path, threshold: float = OUTLIER_THRESHOLD) -> 
         colour = palette(2)
         for ax, model, c in zip(axes, models, colour, strict=False):
             _scatter_panel(ax, summ, model, threshold, c)
-        fig.suptitle("Selected accuracy (cells chosen by training loss) against the published one")
+        fig.suptitle(f"Our test accuracy against the published one\n{_protocol_label(summ)}")
     return fig
+
+
+def _protocol_label(summ) -> str:
+    """Which runs the panels show, short enough for a title."""
+    if "from_released" in summ.columns and bool(summ["from_released"].all()):
+        return "released models (the paper's protocol), evaluated without training"
+    if papers_protocol(summ):
+        return "the paper's protocol: 2000 epochs, cells 8/64/128 chosen per seed by training loss"
+    return "not the paper's protocol (the table's headline says how it differs)"
 
 
 def _scatter_panel(ax, summ, model: str, threshold: float, colour) -> None:

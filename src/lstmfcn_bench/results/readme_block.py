@@ -10,6 +10,7 @@ from ..atomic import atomic_write_text
 from ..errors import LstmfcnError
 from ..runs import DISPLAY, PUBLISHED_AS
 from .records import ROOT, read_json, record_paths, table_dir
+from .render import signed_points
 from .summary import headline, papers_protocol, read_summary
 
 #: The README block between these lines is generated; the rest of the README is prose.
@@ -25,6 +26,11 @@ def _points(v: float) -> str:
     return "—" if v is None or math.isnan(v) else f"{v:.2f}"
 
 
+def _seeds_line(summ) -> str:
+    counts = summ["n_seeds"].astype(int).value_counts().sort_index(ascending=False)
+    return "seeds: " + ", ".join(f"{n} on {k} dataset{'s' if k > 1 else ''}" for n, k in counts.items())
+
+
 def _compute_line(root: Path) -> str:
     """What the records cost and where they ran, from their provenance: training hours (each
     job's own wall time, summed) per device, engine and precision, and the records marked as
@@ -38,7 +44,10 @@ def _compute_line(root: Path) -> str:
         hours[where] = hours.get(where, 0.0) + (p.get("train_seconds") or 0.0) / 3600
         runs[where] = runs.get(where, 0) + 1
         dirty += p.get("dirty_tree") is not False
-    where = "; ".join(f"{w}: {runs[w]} runs, {hours[w]:.1f} h" for w in sorted(runs))
+    if len(runs) == 1:  # one device: its hours are the total's
+        where = next(iter(runs))
+    else:
+        where = "; ".join(f"{w}: {runs[w]} runs, {hours[w]:.1f} h" for w in sorted(runs))
     return (
         f"- Compute: {sum(hours.values()):.1f} h of training (the jobs' wall times summed), on "
         f"{where}; records marked as trained from a tree with uncommitted changes: {dirty}."
@@ -60,7 +69,6 @@ def status_block(root: Path = ROOT) -> str:
     summ = read_summary(table_dir(root) / "summary.csv")
     reasons = read_reasons(root)
     in_paper = summ[summ["name_2015"].notna()]
-    seeds = sorted({int(n) for n in summ["n_seeds"]})
     name = Path(root).resolve().name  # as the README, at the repository root, names it
     lines = [
         f"Built from `{name}/` ({len(record_paths(root))} runs) by "
@@ -68,7 +76,7 @@ def status_block(root: Path = ROOT) -> str:
         f"[`{name}/table/summary.md`]({name}/table/summary.md).",
         "",
         f"- Datasets covered: **{len(in_paper)} of the paper's {PAPER_DATASETS}** "
-        f"({', '.join(in_paper.index)}); seeds per dataset: {'/'.join(map(str, seeds))}; "
+        f"({', '.join(in_paper.index)}); {_seeds_line(summ)}; "
         f"not covered yet: {PAPER_DATASETS - len(in_paper)} (`lstmfcn plan --preset ucr85 "
         f"--seeds 3 --skip-published {name}` lists them by cost).",
         "- Protocol: "
@@ -90,7 +98,7 @@ def status_block(root: Path = ROOT) -> str:
             means += f" (paper's 85-dataset mean {PUBLISHED_MEANS[model]:.4f})"
         lines.append(
             f"| {DISPLAY[model]} | {h['n_datasets']} | {_points(h['median_abs_diff_points'])} "
-            f"| {h['mean_diff_points']:+.2f} | {h['within_1_5_points']} "
+            f"| {signed_points(h['mean_diff_points'])} | {h['within_1_5_points']} "
             f"| {h.get('flagged_runs', '—')} "
             f"| {_points(h.get('median_abs_diff_points_unflagged', math.nan))} "
             f"| {_points(h.get('median_abs_diff_points_recalibrated', math.nan))} | {means} |"
@@ -105,7 +113,7 @@ def status_block(root: Path = ROOT) -> str:
             if abs(diff) * 100 >= FAR_POINTS:
                 reason = reasons.get(dataset, {}).get(model) or reasons.get(dataset, {}).get("*")
                 far.append(
-                    f"- {dataset}, {DISPLAY[model]}: {diff * 100:+.2f} points"
+                    f"- {dataset}, {DISPLAY[model]}: {signed_points(diff * 100)} points"
                     + (f": {reason}" if reason else " (reason not known yet)")
                 )
     lines += ["", f"Datasets {FAR_POINTS:g} or more points off:" + ("" if far else " none.")]

@@ -225,7 +225,7 @@ def table_dir(root: Path = ROOT) -> Path:
 
 #: The plan's per-dataset training settings (plan.TRAIN_KEYS) as a record's ``train_config``
 #: names them; checkpoint_every changes no result, so a record need not match it.
-_SETTING_AS_RECORDED = {
+SETTING_AS_RECORDED = {
     "epochs": "epochs",
     "batch_size": "batch_size",
     "patience": "plateau_patience",
@@ -247,7 +247,7 @@ def published_datasets(runs, train: dict[str, dict], root: Path = ROOT) -> set[s
             return False
         config = read_json(path, "record").get("train_config", {})
         wanted = train[run.dataset]
-        return all(config.get(k) == wanted[s] for s, k in _SETTING_AS_RECORDED.items())
+        return all(config.get(k) == wanted[s] for s, k in SETTING_AS_RECORDED.items())
 
     missing = {run.dataset for run in runs if not recorded(run)}
     return {run.dataset for run in runs} - missing

@@ -55,7 +55,7 @@ def headline_text(summ: pd.DataFrame) -> str:
             continue
         text = (
             f"{DISPLAY[model]}: median |Δ| {h['median_abs_diff_points']:.2f} points, "
-            f"mean Δ {h['mean_diff_points']:+.2f} points, "
+            f"mean Δ {signed_points(h['mean_diff_points'])} points, "
             f"{h['within_1_5_points']}/{h['n_datasets']} datasets within 1.5 points "
             f"(mean accuracy {h['mean_selected']:.4f} vs published {h['mean_published']:.4f})"
         )
@@ -71,7 +71,14 @@ def headline_text(summ: pd.DataFrame) -> str:
                 f"{h['median_abs_diff_points_recalibrated']:.2f} points"
             )
         parts.append(text)
-    return protocol_text(summ) + " " + "; ".join(parts) + "."
+    return f"{protocol_text(summ)} {seeds_text(summ)} " + "; ".join(parts) + "."
+
+
+def seeds_text(summ: pd.DataFrame) -> str:
+    """How many datasets and seeds the table averages, in one sentence."""
+    counts = summ["n_seeds"].astype(int).value_counts().sort_index()
+    per = ", ".join(f"{n} seed{'s' if n > 1 else ''} on {k}" for n, k in counts.items())
+    return f"{len(summ)} dataset{'s' if len(summ) != 1 else ''} ({per})."
 
 
 def fmt_acc(v: object) -> str:
@@ -86,10 +93,17 @@ def _fmt_mean_std(mean: object, std: object) -> str:
     return f"{float(mean):.4f} ± {float(std):.4f}"
 
 
-def _fmt_diff(v: object) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+def signed_points(points: object) -> str:
+    """A difference in accuracy points with its sign, two decimals; never ``-0.00`` (a
+    difference that rounds to zero is ``+0.00``); ``—`` when missing."""
+    if points is None or (isinstance(points, float) and math.isnan(points)):
         return "—"
-    return f"{float(v) * 100:+.2f}"
+    text = f"{float(points):+.2f}"
+    return "+0.00" if text == "-0.00" else text
+
+
+def _fmt_diff(v: object) -> str:
+    return signed_points(None if v is None else float(v) * 100)
 
 
 def _diff_class(v: object) -> str:
@@ -111,47 +125,75 @@ def _cells_of(summ: pd.DataFrame, model: str) -> list[int]:
     return sorted(found)
 
 
-def _display_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, str]]]]:
-    """Header and rows of (text, css class) cells shared by the HTML and Markdown renderings."""
-    models = [m for m in MODELS if f"{m}_selected_mean" in summ.columns]
+Cell = tuple[str, str]  # text, css class
+
+
+def _models(summ: pd.DataFrame) -> list[str]:
+    return [m for m in MODELS if f"{m}_selected_mean" in summ.columns]
+
+
+def _ours_cells(summ: pd.DataFrame, r: pd.Series, m: str) -> list[Cell]:
+    """A model's selected mean ± std, published value, Δ and flagged count for one dataset."""
+    d = r[f"{m}_diff"]
+    flagged = r.get(f"{m}_flagged")
+    return [
+        (_fmt_mean_std(r[f"{m}_selected_mean"], r[f"{m}_selected_std"]), "num sel"),
+        (fmt_acc(r.get(PUBLISHED_AS[m])), "num"),
+        (_fmt_diff(d), f"num diff {_diff_class(d) if papers_protocol(summ) else 'na'}"),
+        (f"{int(flagged)}" if flagged else "—", "num"),
+    ]
+
+
+def _main_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
+    """The compact table: per dataset its seeds and, per model, ours, published, Δ, flagged."""
+    header = ["Dataset", "seeds"]
+    for m in _models(summ):
+        name = DISPLAY[m]
+        header += [f"{name} ours", f"{name} published", f"{name} Δ", f"{name} flagged"]
+    rows = []
+    for ds, r in summ.iterrows():
+        cells: list[Cell] = [(str(ds), "name"), (str(int(r["n_seeds"])), "num")]
+        for m in _models(summ):
+            cells += _ours_cells(summ, r, m)
+        rows.append(cells)
+    return header, rows
+
+
+def _detail_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
+    """The detail table: per model every cells count, the cells chosen per seed and the
+    BN-recalibrated variant; then the paper's 2017 baselines."""
+    models = _models(summ)
     header = ["Dataset"]
     for m in models:
         name = DISPLAY[m]
         header += [f"{name} c{c}" for c in _cells_of(summ, m)]
-        header += [f"{name} selected", f"{name} cells", f"{name} published", f"{name} Δ"]
-        header += [f"{name} flagged", f"{name} BN-recalibrated"]
-    coloured = papers_protocol(summ)
+        header += [f"{name} cells chosen", f"{name} BN-recalibrated"]
     baselines = [c for c in published_methods() if c not in set(PUBLISHED_AS.values())]
-    header += ["seeds"] + baselines
+    header += baselines
     rows = []
     for ds, r in summ.iterrows():
-        cells: list[tuple[str, str]] = [(str(ds), "name")]
+        cells: list[Cell] = [(str(ds), "name")]
         for m in models:
             for c in _cells_of(summ, m):
                 cells.append((_fmt_mean_std(r[f"{m}_c{c}_mean"], r[f"{m}_c{c}_std"]), "num"))
-            cells.append(
-                (_fmt_mean_std(r[f"{m}_selected_mean"], r[f"{m}_selected_std"]), "num sel")
-            )
             sc = r[f"{m}_selected_cells"]
             cells.append((str(sc) if isinstance(sc, str) else "—", "cells"))
-            cells.append((fmt_acc(r.get(PUBLISHED_AS[m])), "num"))
-            d = r[f"{m}_diff"]
-            cells.append((_fmt_diff(d), f"num diff {_diff_class(d) if coloured else 'na'}"))
-            flagged = r.get(f"{m}_flagged")
-            cells.append((f"{int(flagged)}" if flagged else "—", "num"))
             cells.append((fmt_acc(r.get(f"{m}_recalibrated_mean")), "num"))
-        cells.append((str(int(r["n_seeds"])), "num"))
         cells += [(fmt_acc(r.get(b)), "num") for b in baselines]
         rows.append(cells)
     return header, rows
 
 
 CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1.5em; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1.5em;
+       max-width: 76em; }
+p.caption { max-width: 76em; font-size: 0.9em; }
+div.wide { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: 0.85em; }
-caption { caption-side: top; text-align: left; padding: 0.5em 0; max-width: 80em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; }
-th { background: #f0f0f0; position: sticky; top: 0; }
+th { background: #f0f0f0; position: sticky; top: 0; cursor: pointer; vertical-align: bottom; }
+th[data-sort="asc"]::after { content: " ▲"; }
+th[data-sort="desc"]::after { content: " ▼"; }
 td.num, td.cells { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.sel { font-weight: 600; }
 td.within { background: #e3f2e1; }
@@ -161,18 +203,62 @@ tr:nth-child(even) td.name { background: #fafafa; }
 span.legend { padding: 0 0.4em; }
 """
 
+#: Click a header to sort its table by that column (numbers as numbers, "—" last); again to
+#: reverse. Plain DOM, no library, so the page stays one file.
+SORT_JS = """
+document.querySelectorAll("table.sortable th").forEach(function (th, i) {
+  th.addEventListener("click", function () {
+    var body = th.closest("table").tBodies[0], rows = Array.from(body.rows);
+    var key = function (r) {
+      var text = r.cells[i].textContent.trim(), n = parseFloat(text.replace("\u2212", "-"));
+      return isNaN(n) ? text : n;
+    };
+    var asc = th.dataset.sort !== "asc";
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b), c;
+      if (typeof x === typeof y) { c = x < y ? -1 : x > y ? 1 : 0; }
+      else { c = typeof x === "number" ? -1 : 1; }
+      return asc ? c : -c;
+    });
+    th.closest("tr").querySelectorAll("th").forEach(function (h) { delete h.dataset.sort; });
+    th.dataset.sort = asc ? "asc" : "desc";
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+"""
+
+
+def _html_table(header: list[str], rows: list[list[Cell]], css_class: str) -> list[str]:
+    e = html.escape
+    out = [
+        f'<table class="{css_class} sortable">',
+        "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for cells in rows:
+        out.append(
+            "<tr>" + "".join(f'<td class="{c}">{e(text)}</td>' for text, c in cells) + "</tr>"
+        )
+    return out + ["</tbody>", "</table>"]
+
 
 def render_html(summ: pd.DataFrame) -> str:
-    """A standalone HTML page holding the results table (no timestamps)."""
-    header, rows = _display_rows(summ)
+    """A standalone HTML page: the compact table (fits 1280 px), then the detail table (every
+    cells count, the cells chosen, the BN-recalibrated variant, the 2017 baselines), both
+    sortable by any column; no timestamps."""
     e = html.escape
     caption = (
         f"<b>Test accuracy per dataset.</b> {e(SELECTION_RULE)} "
         f"Δ colour: <span class='legend' style='background:#e3f2e1'>|Δ| ≤ 1.5</span>"
         f"<span class='legend' style='background:#c8e6c9'>above published</span>"
         f"<span class='legend' style='background:#ffcdd2'>below published</span>. "
-        f"Published columns: the authors' leak-free rerun; FCN is the column headed CNN in "
-        f"their table. <br><b>Headline:</b> {e(headline_text(summ))}"
+        f"Published: the authors' leak-free rerun. Click a column's header to sort by it."
+        f"<br><b>Headline:</b> {e(headline_text(summ))}"
+    )
+    detail_caption = (
+        "<b>Details.</b> Every cells count (mean ± std over seeds), the cells chosen per seed, "
+        "the BN-recalibrated variant (not the paper's protocol) and the 2017 baselines of the "
+        "paper's table (FCN is the column headed CNN there)."
     )
     out = [
         "<!DOCTYPE html>",
@@ -183,15 +269,17 @@ def render_html(summ: pd.DataFrame) -> str:
         f"<style>{CSS}</style>",
         "</head>",
         "<body>",
-        '<table class="summary">',
-        f"<caption>{caption}</caption>",
-        "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead>",
-        "<tbody>",
+        f'<p class="caption">{caption}</p>',
+        *_html_table(*_main_rows(summ), "summary"),
+        f'<p class="caption">{detail_caption}</p>',
+        '<div class="wide">',
+        *_html_table(*_detail_rows(summ), "detail"),
+        "</div>",
+        f"<script>{SORT_JS}</script>",
+        "</body>",
+        "</html>",
+        "",
     ]
-    for cells in rows:
-        tds = "".join(f'<td class="{cls}">{e(text)}</td>' for text, cls in cells)
-        out.append(f"<tr>{tds}</tr>")
-    out += ["</tbody>", "</table>", "</body>", "</html>", ""]
     return "\n".join(out)
 
 
@@ -212,8 +300,9 @@ def flagged_runs(long: pd.DataFrame) -> list[str]:
 
 def render_markdown(summ: pd.DataFrame, long: pd.DataFrame | None = None) -> str:
     """The results table as GitHub-flavoured Markdown, with the rule and headline above it
-    and, given the runs (``long``), the list of runs flagged as failed below it."""
-    header, rows = _display_rows(summ)
+    and, given the runs (``long``), the list of runs flagged as failed below it. The compact
+    table only: the detail table is in ``summary.html`` and ``summary.csv``."""
+    header, rows = _main_rows(summ)
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LstmfcnError
-from ..runs import MODELS, PUBLISHED_AS
+from ..runs import DISPLAY, MODELS, PUBLISHED_AS
 from ..training.config import PAPER_CELLS
 from .reference import published_methods, published_table
 
@@ -110,7 +110,8 @@ def _dataset_protocol(runs: pd.DataFrame) -> str:
         cells = sorted(set(g["cells"]))
         if not g["released"].all() and not set(PAPER_CELLS) <= set(cells):
             trained = "/".join(map(str, cells))
-            parts.append(f"{model} cells {trained} (the paper's {'/'.join(map(str, PAPER_CELLS))})")
+            paper = "/".join(map(str, PAPER_CELLS))
+            parts.append(f"{DISPLAY.get(model, model)} cells {trained} (the paper's {paper})")
     return "; ".join(dict.fromkeys(parts))
 
 
