@@ -15,7 +15,13 @@ OURS_COLOUR, PUBLISHED_COLOUR = "#c62828", "#37474f"
 
 
 def cd_figure(summary: pd.DataFrame) -> Figure:
-    acc = accuracy_matrix(summary)
+    """The diagram of the statistics table: our models and the paper's published methods."""
+    return cd_matrix_figure(accuracy_matrix(summary))
+
+
+def cd_matrix_figure(acc: pd.DataFrame) -> Figure:
+    """The diagram of a datasets × methods matrix (:func:`..results.stats.comparable`'s);
+    methods labelled "(ours)" are drawn in our colour."""
     n, k = acc.shape
     with style():
         if n < MIN_NONZERO or k < 2:
