@@ -30,7 +30,7 @@ def generated_block(readme: Path) -> str:
 
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-TEXT_TABLES = ("accuracy.csv", "summary.csv", "summary.md", "stats.csv", "timing.csv")
+TEXT_TABLES = ("accuracy.csv", "summary.csv", "summary.md", "stats.csv", "timing.csv", "today.csv")
 
 
 #: Tiny real models (series of 10 steps, 2 classes), one per (model, cells, seed), built once.

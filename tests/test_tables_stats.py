@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -444,3 +447,25 @@ def test_stats_from_results_table(summ, tmp_path):
     assert table["note"].str.contains("n=2").all()
     page = (tmp_path / "stats.html").read_text()
     assert "<table" in page and "data:image/png;base64," in page
+
+
+CD_SCRIPT = """
+import sys
+import numpy as np, pandas as pd
+from lstmfcn_bench.figures.cd_diagram import cd_matrix_figure
+from lstmfcn_bench.figures.style import save_figure
+rng = np.random.default_rng(0)
+acc = pd.DataFrame(rng.uniform(0.8, 0.9, (8, 5)), columns=[f"M{i}" for i in range(5)]).round(4)
+save_figure(cd_matrix_figure(acc), sys.argv[1], tight=True)
+"""
+
+
+def test_cd_diagram_bytes_do_not_depend_on_the_hash_seed(tmp_path):
+    # one crossbar joins all five methods: its points come from a set inside scikit-posthocs
+    out = {}
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        png = tmp_path / f"cd{seed}.png"
+        subprocess.run([sys.executable, "-c", CD_SCRIPT, str(png)], check=True, env=env)
+        out[seed] = (png.read_bytes(), png.with_suffix(".svg").read_bytes())
+    assert out["1"] == out["2"]

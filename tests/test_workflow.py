@@ -91,6 +91,9 @@ def test_paper_dag_builds_without_data(tmp_path):
         "scatter": 1,
     }
     assert "results/models/FiftyWords/alstmfcn_c128_s0.keras" in out
+    (tables,) = planned(out, "aggregate")
+    for name in ("today.csv", "today.html", "today_cd.png", "today_cd.svg"):
+        assert f"results/tables/{name}" in tables, name
 
 
 @pytest.mark.parametrize(
@@ -189,6 +192,9 @@ def test_end_to_end_outputs(tiny_run):
     gp = summary.set_index("dataset").loc["GunPoint"]
     assert gp["LSTM-FCN"] == 1.0  # the published number sits beside ours
     assert "too few datasets" in (wd / "results/tables/stats.csv").read_text()
+    page = (wd / "results/tables/today.html").read_text()
+    assert "Covered: 2 of the paper&#x27;s 85 datasets." in page
+    assert (wd / "results/tables/today_cd.png").stat().st_size > 0
     figures = [
         "scatter.png",
         "GunPoint/cam_lstmfcn.png",
@@ -381,6 +387,7 @@ def test_report_renders_the_results_table(tiny_run):
         "summary.html",
         "stats.html",
         "cd_diagram.png",
+        "today.html",
         "timing.html",
         "scatter.png",
         "cam_lstmfcn.png",

@@ -5,7 +5,8 @@ and the compute table (rule aggregate, `lstmfcn aggregate`).
 Every file is written atomically and holds no timestamp, so a rerun on the same metrics gives
 identical bytes: ``accuracy.csv`` (one row per run), ``summary.csv`` (one row per dataset),
 ``summary.html``, ``summary.md``, ``stats.csv``, ``stats.html``, ``cd_diagram.png``/``.svg``,
-``timing.csv``, ``timing.html`` (and ``scatter.png`` for a reproduction folder).
+``timing.csv``, ``timing.html``, ``today.csv``, ``today.html``, ``today_cd.png``/``.svg`` (and
+``scatter.png`` for a reproduction folder).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import pandas as pd
 
 from .atomic import atomic_write_text
 from .errors import LstmfcnError
-from .figures.cd_diagram import cd_figure
+from .figures.cd_diagram import cd_figure, cd_matrix_figure
 from .figures.style import save_figure
 from .results.records import ROOT, accuracy_long, checked_record_paths, load_metrics, table_dir
 from .results.render import render_html, render_markdown
 from .results.stats import compare, render_stats_html
 from .results.summary import summary
 from .results.timing import timing_html, timing_table
+from .results.today import compare_today, rank_matrix, render_today_html, today_table
 
 
 def _csv(df: pd.DataFrame, index: bool) -> str:
@@ -56,6 +58,21 @@ def write_statistics(summary: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     return table
 
 
+def write_today(summary: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+    """today.csv, today.html, today_cd.png and .svg: ours beside the 2023 bake-off."""
+    out_dir = Path(out_dir)
+    comparison = compare_today(summary)
+    png, _ = save_figure(
+        cd_matrix_figure(rank_matrix(comparison)), out_dir / "today_cd.png", tight=True
+    )
+    table = today_table(comparison)
+    atomic_write_text(out_dir / "today.csv", _csv(table, index=True))
+    atomic_write_text(
+        out_dir / "today.html", render_today_html(comparison, summary, png.read_bytes())
+    )
+    return table
+
+
 def write_timing(metrics: list[dict], out_dir: Path, benchmarks: Sequence[Path] = ()) -> None:
     """timing.csv and timing.html: compute per run."""
     table = timing_table(metrics, benchmarks)
@@ -69,6 +86,7 @@ def aggregate(
     """Write every table of ``out_dir`` from the runs' metrics files; returns the summary."""
     summary = write_tables(metrics_paths, out_dir)
     write_statistics(summary, out_dir)
+    write_today(summary, out_dir)
     write_timing(load_metrics(metrics_paths)[0], out_dir, benchmarks)
     return summary
 

@@ -200,7 +200,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     summary = build_table(folder, out) if folder else aggregate(args.metrics, out, args.benchmarks)
     for model, h in headline(summary).items():
         print(f"{model}: {h}")
-    print(f"tables -> {out}/summary.csv, {out}/summary.html, {out}/stats.csv")
+    print(f"tables -> {out}/summary.csv, {out}/summary.html, {out}/stats.csv, {out}/today.html")
     if args.readme:
         changed = write_readme_block(args.readme, status_block(folder))
         print(f"{args.readme}: status block {'rewritten' if changed else 'already current'}")

@@ -1,4 +1,4 @@
-# lstmfcn aggregate -> lstmfcn_bench.aggregate (results.tables, .stats, .timing, figures.cd_diagram)
+# lstmfcn aggregate -> lstmfcn_bench.aggregate (results.tables, .stats, .today, .timing, figures.cd_diagram)
 rule aggregate:
     input:
         metrics=every_run("metrics"),
@@ -24,6 +24,14 @@ rule aggregate:
             category="2. Statistics",
         ),
         cd_svg="results/tables/cd_diagram.svg",
+        today_csv="results/tables/today.csv",
+        today_html=report(
+            "results/tables/today.html",
+            caption="../report/today.rst",
+            category="2. Statistics",
+        ),
+        today_cd="results/tables/today_cd.png",
+        today_cd_svg="results/tables/today_cd.svg",
         timing_csv="results/tables/timing.csv",
         timing=report(
             "results/tables/timing.html",

@@ -15,7 +15,13 @@ OURS_COLOUR, PUBLISHED_COLOUR = "#c62828", "#37474f"
 
 
 def cd_figure(summary: pd.DataFrame) -> Figure:
-    acc = accuracy_matrix(summary)
+    """The diagram of the statistics table: our models and the paper's published methods."""
+    return cd_matrix_figure(accuracy_matrix(summary))
+
+
+def cd_matrix_figure(acc: pd.DataFrame) -> Figure:
+    """The diagram of a datasets × methods matrix (:func:`..results.stats.comparable`'s);
+    methods labelled "(ours)" are drawn in our colour."""
     n, k = acc.shape
     with style():
         if n < MIN_NONZERO or k < 2:
@@ -37,7 +43,7 @@ def cd_figure(summary: pd.DataFrame) -> Figure:
         fig = new_figure(8, 1.2 + 0.28 * k)
         ax = fig.add_subplot()
         hue = {m: ("ours" if m.endswith("(ours)") else "published") for m in acc.columns}
-        sp.critical_difference_diagram(
+        drawn = sp.critical_difference_diagram(
             ranks(acc).mean(axis=0),
             pairwise_pvalues(acc),
             ax=ax,
@@ -48,6 +54,10 @@ def cd_figure(summary: pd.DataFrame) -> Figure:
             hue_order=["ours", "published"],
             color_palette={"ours": OURS_COLOUR, "published": PUBLISHED_COLOUR},
         )
+        # scikit-posthocs draws each crossbar's points in a set's (hash-seed) order: sorted,
+        # the files are the same bytes in every process.
+        for bar, *_ in drawn["crossbars"]:
+            bar.set_xdata(sorted(bar.get_xdata()))
         # The rank axis is the top spine; the shared style's grid and hidden spines do not apply.
         ax.grid(False)
         ax.spines["top"].set_visible(True)

@@ -82,10 +82,15 @@ def accuracy_matrix(summary: pd.DataFrame) -> pd.DataFrame:
     for name in published_methods():
         if name in summary.columns:
             cols[name] = summary[name]
-    acc = pd.DataFrame(cols, index=summary.index).astype("float64")
+    return comparable(pd.DataFrame(cols, index=summary.index))
+
+
+def comparable(acc: pd.DataFrame) -> pd.DataFrame:
+    """The methods with any value, on the datasets where all of them have one, rounded to 4
+    decimals (see module doc): the matrix every rank, test and CD diagram here is computed on."""
+    acc = acc.astype("float64")
     acc = acc.loc[:, acc.notna().any(axis=0)]
-    acc = acc.dropna(axis=0, how="any")
-    return acc.round(DECIMALS)
+    return acc.dropna(axis=0, how="any").round(DECIMALS)
 
 
 def ranks(acc: pd.DataFrame) -> pd.DataFrame:
