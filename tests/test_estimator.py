@@ -187,6 +187,38 @@ def test_import_registers_keras_objects_without_importing_keras(saved_models):
         assert f"loaded {graph} ClassWeightedCrossEntropy" in done.stdout
 
 
+@pytest.mark.parametrize("user_level", [None, "0"])
+def test_tensorflow_start_up_chatter_is_silenced_unless_the_user_asks_for_it(user_level):
+    """A TensorFlow model fitted through the package writes nothing to stderr (TensorFlow's
+    import writes absl's and oneDNN's notices straight to fd 2); a TF_CPP_MIN_LOG_LEVEL the
+    user set wins, and the notices are there again."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")
+    }
+    if user_level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = user_level
+    code = """
+        import numpy as np
+        from lstmfcn_bench import LSTMFCNClassifier
+        X = np.random.default_rng(0).normal(size=(8, 16)); y = np.arange(8) % 2
+        LSTMFCNClassifier(cells=4, epochs=1, verbose=0).fit(X, y)
+        import tensorflow, keras
+        print("backend", keras.backend.backend())
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "backend tensorflow" in done.stdout, done.stderr
+    if user_level is None:
+        assert done.stderr == ""
+    else:
+        assert "InitializeLog" in done.stderr or "oneDNN" in done.stderr, done.stderr
+
+
 def test_import_after_keras_registers_at_once(saved_models):
     """Keras imported first: loading fails until ``import lstmfcn_bench`` registers the
     objects (the failure shows what the registration is for)."""

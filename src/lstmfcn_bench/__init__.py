@@ -49,13 +49,16 @@ def _register_keras_objects() -> None:
         importlib.import_module(f"{__name__}.models.{module}")
 
 
-class _AfterKerasImport:
-    """A one-shot ``sys.meta_path`` finder: it finds `keras` through the other finders and
-    wraps its loader's ``exec_module`` so that the registration runs right after Keras's own
-    ``__init__``; then it leaves ``sys.meta_path``."""
+class _OnFirstImport:
+    """A one-shot ``sys.meta_path`` finder for module ``name``: it finds the module through the
+    other finders and replaces its loader's ``exec_module`` with ``wrap(exec_module)``; then it
+    leaves ``sys.meta_path``."""
+
+    def __init__(self, name: str, wrap):
+        self.name, self.wrap = name, wrap
 
     def find_spec(self, name, path=None, target=None):
-        if name != "keras":
+        if name != self.name:
             return None
         import importlib.util
 
@@ -64,24 +67,56 @@ class _AfterKerasImport:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_then_register(module):
-            exec_module(module)
-            try:
-                _register_keras_objects()
-            except Exception as e:  # never break `import keras` itself
-                import warnings
-
-                warnings.warn(
-                    f"lstmfcn_bench could not register its Keras objects: {e}", stacklevel=2
-                )
-
-        spec.loader.exec_module = exec_then_register
+        spec.loader.exec_module = self.wrap(spec.loader.exec_module)
         return spec
+
+
+def _then_register(exec_module):
+    def exec_then_register(module):
+        exec_module(module)
+        try:
+            _register_keras_objects()
+        except Exception as e:  # never break `import keras` itself
+            import warnings
+
+            warnings.warn(f"lstmfcn_bench could not register its Keras objects: {e}", stacklevel=2)
+
+    return exec_then_register
+
+
+# --- TensorFlow's start-up chatter --------------------------------------------------------------
+# Importing TensorFlow writes absl's "before InitializeLog" warning and oneDNN's notice straight
+# to file descriptor 2, whatever TF_CPP_MIN_LOG_LEVEL says; they bury the progress lines of the
+# CLI and the estimator. Unless the user set TF_CPP_MIN_LOG_LEVEL (then TensorFlow logs as they
+# asked), that import runs with fd 2 on /dev/null, and later C++ notices below warnings are off.
+
+
+def _quietly(exec_module):
+    def exec_quietly(module):
+        import os
+
+        if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+            return exec_module(module)
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+            exec_module(module)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+    return exec_quietly
 
 
 if "keras" in sys.modules:
     _register_keras_objects()
-elif not any(isinstance(f, _AfterKerasImport) for f in sys.meta_path):
-    sys.meta_path.insert(0, _AfterKerasImport())
+elif not any(isinstance(f, _OnFirstImport) and f.name == "keras" for f in sys.meta_path):
+    sys.meta_path.insert(0, _OnFirstImport("keras", _then_register))
+if "tensorflow" not in sys.modules and not any(
+    isinstance(f, _OnFirstImport) and f.name == "tensorflow" for f in sys.meta_path
+):
+    sys.meta_path.insert(0, _OnFirstImport("tensorflow", _quietly))

@@ -300,8 +300,6 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    # TensorFlow's C++ start-up chatter buries the progress lines; warnings still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .runtime import share_gpu_memory
 
     share_gpu_memory()  # every subcommand: figure jobs share the GPU with training jobs
