@@ -31,24 +31,13 @@ import yaml
 from . import cost
 from .aggregate import build_table
 from .errors import ConfigError, LstmfcnError
-from .plan import make_plan
+from .plan import make_plan, parse_words
 from .results.publish import publish
 from .results.readme_block import status_block, write_readme_block
 from .runs import RESULTS, Run
 
 #: Where the workflow writes (the Snakefile's fixed results folder).
 RESULTS_DIR = Path(RESULTS)
-
-
-def parse_words(words: list[str]) -> dict:
-    """``key=value`` words as Snakemake's ``--config`` reads them (values as YAML)."""
-    out = {}
-    for word in words:
-        key, sep, value = word.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"expected key=value, got {word!r}")
-        out[key] = yaml.safe_load(value)
-    return out
 
 
 def campaign_config(args: argparse.Namespace, snapshot: Path) -> dict:
