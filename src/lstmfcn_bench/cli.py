@@ -283,6 +283,24 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     _saved("accuracy scatter", save_figure(fig, args.out))
 
 
+def cmd_status(args: argparse.Namespace) -> None:
+    from .plan import make_plan, workflow_config
+    from .status_report import report, watch
+
+    if args.watch is not None and not (math.isfinite(args.watch) and args.watch > 0):
+        raise ConfigError(f"--watch must be > 0 seconds, got {args.watch}")
+    config = workflow_config(args.config)
+    plan = source = None
+    if config is not None:
+        plan = make_plan(config)
+        words = f" + --config {' '.join(args.config)}" if args.config else ""
+        source = f"plan: config.yaml{words}; {len(plan.datasets)} datasets, {len(plan.runs)} runs"
+    if args.watch is None:
+        print("\n".join(report(args.results, plan, source)))
+    else:
+        watch(lambda: report(args.results, plan, source), args.watch)
+
+
 #: Every subcommand (its arguments: :mod:`lstmfcn_bench.arguments`).
 COMMANDS = {
     "datasets": cmd_datasets,
@@ -296,6 +314,7 @@ COMMANDS = {
     "context": cmd_context,
     "curves": cmd_curves,
     "scatter": cmd_scatter,
+    "status": cmd_status,
 }
 
 
