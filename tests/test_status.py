@@ -1,12 +1,13 @@
 """`lstmfcn status`: where the runs stand, read back from the files real runs write (a tiny
 real training, a real run killed mid-way), the ETA's arithmetic on a tree of hand-made files,
-the errors and `--watch`."""
+the errors and `--watch`; and what a foreground `lstmfcn train` shows on a terminal."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from lstmfcn_bench.plan import make_plan
 from lstmfcn_bench.run_status import estimate, survey
 from lstmfcn_bench.runs import Run
 from lstmfcn_bench.status_report import WIDTH, report, watch
+from lstmfcn_bench.training.console import EpochConsole, shows_bar
 from lstmfcn_bench.training.epoch_line import format_line, parse_line
 from lstmfcn_bench.training.resume import ResumeState
 
@@ -279,6 +281,62 @@ def _three_reports_then_ctrl_c():
         return [f"report {len(calls)}"]
 
     return draw
+
+
+# --- a foreground `lstmfcn train` ---------------------------------------------------------------
+
+
+def _feed(console: EpochConsole, epochs: int = 20) -> None:
+    console("resuming x.keras from epoch 1")
+    for e in range(1, epochs + 1):
+        row = {"epoch": e, "loss": 1 / e, "accuracy": 0.5, "lr": 1e-3, "seconds": 0.1}
+        console(format_line(row, (1 / e, e), epochs))
+    console.close()
+
+
+@pytest.mark.parametrize(
+    "stdout_tty,stderr_tty,lines,bar",
+    [(False, False, True, False), (False, True, True, True), (True, True, False, True)],
+)
+def test_a_bar_only_on_a_terminal_and_the_plain_lines_in_a_log(
+    capsys, stdout_tty, stderr_tty, lines, bar
+):
+    assert shows_bar(stderr_tty, 10) is bar and not shows_bar(stderr_tty, 0)
+    console = EpochConsole(10, stdout_tty=stdout_tty, stderr_tty=stderr_tty)
+    assert console.log_every == (1 if bar else 10)  # the bar moves every epoch
+    _feed(console)
+    out, err = capsys.readouterr()
+    assert "resuming x.keras" in out
+    epochs = [parse_line(t).epoch for t in out.splitlines() if parse_line(t)]
+    assert epochs == ([10, 20] if lines else [])
+    assert ("epoch [" in err and "20/20" in err and "ETA 0s" in err) is bar
+    assert err == "" or bar
+
+
+@pytest.mark.slow
+def test_train_draws_a_bar_on_a_terminal_and_logs_plain_lines(data_root, tmp_path):
+    """stderr a pty, stdout a file: the bar on the terminal, every epoch line in the file."""
+    master, slave = pty.openpty()
+    cmd, _ = _train(data_root, tmp_path, "GunPoint", "--epochs", "4")
+    with open(tmp_path / "out.log", "w") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=slave)
+    os.close(slave)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    assert proc.wait(timeout=600) == 0
+    os.close(master)
+    text = terminal.decode(errors="replace")
+    assert "\repoch [" in text and "4/4" in text and "ETA" in text
+    log = (tmp_path / "out.log").read_text()
+    assert [parse_line(t).epoch for t in log.splitlines() if parse_line(t)] == [1, 2, 3, 4]
+    assert "\r" not in log and "done: kept epoch" in log
 
 
 def test_a_resume_state_summary_is_read_without_keras(tmp_path):

@@ -112,6 +112,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     import dataclasses
 
     from .training import TrainConfig
+    from .training.console import console
     from .training.engines import train_runs, use_backend
 
     base = TrainConfig(
@@ -150,8 +151,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"{base.epochs} epochs, engine {args.engine} -> {', '.join(map(str, outs))}",
         flush=True,
     )
-    say = lambda m: print(m, flush=True)  # noqa: E731
-    results = train_runs(args.engine, dataset, configs, outs, log=say, log_every=args.log_every)
+    shown = console(args.log_every)  # a bar on a terminal, the plain lines in a log
+    try:
+        results = train_runs(
+            args.engine, dataset, configs, outs, log=shown, log_every=shown.log_every
+        )
+    finally:
+        shown.close()
     for result in results:
         print(
             f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
