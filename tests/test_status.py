@@ -203,9 +203,17 @@ def test_the_eta_adds_measured_dataset_and_scaled_model_speeds(synthetic_tree):
 
 def test_with_nothing_measured_the_cost_model_is_the_machine_s_time(tmp_path):
     (tmp_path / "results").mkdir()
-    statuses = survey(tmp_path / "results", make_plan({**PLAN, "datasets": ["Wafer"]}))
-    eta = estimate(statuses, model=CostModel(0.1, 0.0, "0.1 s per step"))
+    plan = make_plan({**PLAN, "datasets": ["Wafer"]})
+    eta = estimate(survey(tmp_path / "results", plan), model=CostModel(0.1, 0.0, "per step"))
     assert eta.scale == 1.0 and eta.total_s == pytest.approx(4 * 100 * 0.8)
+    # A run outside the plan (e.g. published already) measures the machine too: Coffee (28
+    # series, 1 step) at 0.2 s/epoch is twice the model's 0.1 s.
+    other = Run("Coffee", "lstmfcn", 8, 0)
+    _write(other.path("model", tmp_path / "results"), "not read")
+    info = {"epochs_run": 10, "config": {"epochs": 10}, "seconds": 2.0, "train_loss": 0.1}
+    _write(other.path("info", tmp_path / "results"), json.dumps(info))
+    eta = estimate(survey(tmp_path / "results", plan), model=CostModel(0.1, 0.0, "per step"))
+    assert eta.scale == pytest.approx(2.0) and eta.total_s == pytest.approx(4 * 100 * 1.6)
 
 
 def test_the_report_fits_100_columns_and_counts_per_dataset(synthetic_tree):

@@ -232,31 +232,36 @@ def _modelled(run: Run, batch: int, model: cost.CostModel) -> float | None:
     return model.seconds_per_epoch(n, T, batch)
 
 
-def estimate(statuses: list[RunStatus], batch_of=None, model=None) -> Eta:
-    """What is left of the planned runs: each at its own measured speed, else its dataset's
-    measured mean, else the cost model (``model``, default cost.DEFAULT) times the median ratio
-    of measured to modelled speed. The cost model gives the machine's seconds for the jobs at
-    once, so with nothing measured the ratio is the number of jobs."""
+def estimate(statuses: list[RunStatus], batches=None, model=None) -> Eta:
+    """What is left of the planned runs: each at its own measured speed, else the measured
+    mean of its dataset's runs, else the cost model (``model``, default cost.DEFAULT) times
+    the median ratio of measured to modelled speed; ``batches`` maps datasets to their batch
+    size (default 128). The cost model gives the machine's seconds for the jobs at once, so
+    with nothing measured the ratio is the number of jobs."""
     model = model or cost.DEFAULT
-    batch_of = batch_of or (lambda dataset: cost.BATCH)
+    batches = batches or {}
+
+    def modelled(run: Run) -> float | None:
+        return _modelled(run, batches.get(run.dataset, cost.BATCH), model)
+
     planned = [s for s in statuses if s.planned]
     jobs = max(1, sum(s.state == "running" for s in statuses))
-    measured = [s for s in planned if s.seconds_per_epoch]
+    # Every run measured here tells the machine's speed, planned or not (a published one).
+    measured = [s for s in statuses if s.seconds_per_epoch]
     by_dataset: dict[str, list[float]] = {}
     ratios = []
     for s in measured:
         by_dataset.setdefault(s.run.dataset, []).append(s.seconds_per_epoch)
-        modelled = _modelled(s.run, batch_of(s.run.dataset), model)
-        if modelled:
-            ratios.append(s.seconds_per_epoch / modelled)
+        if m := modelled(s.run):
+            ratios.append(s.seconds_per_epoch / m)
     scale = statistics.median(ratios) if ratios else float(jobs)
     speed, left = {}, {}
     for s in planned:
         v = s.seconds_per_epoch
         if v is None and s.run.dataset in by_dataset:
             v = statistics.fmean(by_dataset[s.run.dataset])
-        if v is None and (modelled := _modelled(s.run, batch_of(s.run.dataset), model)) is not None:
-            v = scale * modelled
+        if v is None and (m := modelled(s.run)) is not None:
+            v = scale * m
         speed[s.run] = v
         remaining = s.remaining
         known = remaining == 0 or (v is not None and remaining is not None)

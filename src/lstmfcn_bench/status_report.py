@@ -121,8 +121,8 @@ def report(results: Path, plan=None, source: str = "", now: float | None = None)
     ``source``; None: the runs found)."""
     now = time.time() if now is None else now
     statuses = survey(results, plan, now=now)
-    batch_of = (lambda d: plan.train[d]["batch_size"]) if plan is not None else None
-    eta = estimate(statuses, batch_of)
+    batches = {d: t["batch_size"] for d, t in plan.train.items()} if plan is not None else None
+    eta = estimate(statuses, batches)
     head = [
         f"{results} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}",
         *textwrap.wrap(source or "plan: none (no config.yaml here): the runs found in it", WIDTH),
