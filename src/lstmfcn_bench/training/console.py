@@ -62,9 +62,10 @@ class EpochConsole:
         per_member = sum(self._seconds) / len(self._seconds) if self._seconds else line.seconds
         per_epoch = per_member * len(self._seeds)
         seed = "" if line.seed is None else f"seed {line.seed}  "
+        # The time left first: a terminal narrower than the line cuts its end.
         bar.detail = (
-            f"{seed}loss {line.loss:.5f}  {per_epoch:.3g} s/epoch  "
-            f"ETA {duration((line.epochs - line.epoch) * per_epoch)}"
+            f"ETA {duration((line.epochs - line.epoch) * per_epoch)}  {seed}"
+            f"loss {line.loss:.5f}  {per_epoch:.3g} s/epoch"
         )
         bar.update(line.epoch)
 
