@@ -10,7 +10,7 @@ from . import settings
 from .data.dataset import DEFAULT_ROOT
 from .data.preprocess import MISSING, NORMALISE
 from .data.registry import PRESETS
-from .runs import MODELS
+from .runs import MODELS, RESULTS
 from .training.config import PAPER_EPOCHS
 
 
@@ -279,10 +279,43 @@ def _add_figures(sub) -> None:
     )
 
 
+def _add_status(sub) -> None:
+    """Where the runs of a results tree stand (read from their files only)."""
+    s = sub.add_parser(
+        "status",
+        help="where the runs stand: epochs, speed, runs done per dataset, the plan's ETA",
+    )
+    s.add_argument(
+        "results",
+        metavar="RESULTS",
+        type=Path,
+        nargs="?",
+        default=Path(RESULTS),
+        help=f"the workflow's results folder (default {RESULTS})",
+    )
+    s.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=10.0,
+        default=None,
+        metavar="SECONDS",
+        help="redraw every SECONDS (default 10) until Ctrl-C",
+    )
+    s.add_argument(
+        "--config",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the plan: config.yaml of this folder updated by these words, as snakemake "
+        "--config (without config.yaml and words: the runs found in RESULTS)",
+    )
+
+
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     """The parser of every subcommand; ``args.command`` names the one given."""
     p = argparse.ArgumentParser(prog="lstmfcn", description=description)
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_planning, _add_fetch, _add_train, _add_results, _add_figures):
+    for add in (_add_planning, _add_fetch, _add_train, _add_results, _add_figures, _add_status):
         add(sub)
     return p

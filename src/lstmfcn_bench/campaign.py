@@ -31,24 +31,14 @@ import yaml
 from . import cost
 from .aggregate import build_table
 from .errors import ConfigError, LstmfcnError
-from .plan import make_plan
+from .plan import make_plan, parse_words
 from .results.publish import publish
 from .results.readme_block import status_block, write_readme_block
+from .run_status import survey
 from .runs import RESULTS, Run
 
 #: Where the workflow writes (the Snakefile's fixed results folder).
 RESULTS_DIR = Path(RESULTS)
-
-
-def parse_words(words: list[str]) -> dict:
-    """``key=value`` words as Snakemake's ``--config`` reads them (values as YAML)."""
-    out = {}
-    for word in words:
-        key, sep, value = word.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"expected key=value, got {word!r}")
-        out[key] = yaml.safe_load(value)
-    return out
 
 
 def campaign_config(args: argparse.Namespace, snapshot: Path) -> dict:
@@ -107,20 +97,13 @@ def publish_datasets(datasets: list[str], results: Path, records: Path, any_prot
         return publish(view, records, any_protocol=any_protocol)
 
 
-def progress_lines(results: Path, within_s: float = 120.0) -> list[str]:
-    """The last progress line of every training log written to in the last ``within_s``."""
-    now, lines = time.time(), []
-    for log in sorted((results / "logs" / "train").glob("*/*.log")):
-        try:
-            if now - log.stat().st_mtime > within_s:
-                continue
-            text = log.read_text("utf-8", "replace")
-        except OSError:  # a log replaced between the listing and the read
-            continue
-        tail = [t for t in text.splitlines() if "epoch" in t]
-        if tail:
-            lines.append(f"  {log.parent.name}/{log.stem}: {tail[-1].strip()}")
-    return lines
+def progress_lines(results: Path) -> list[str]:
+    """The last progress line of every run in training (as ``lstmfcn status`` finds them)."""
+    return [
+        f"  {s.run.dataset}/{s.run.stem}: {s.line or '(starting)'}"
+        for s in survey(results)
+        if s.state == "running"
+    ]
 
 
 def _publish_new(plan, args, done: set[str]) -> None:

@@ -112,6 +112,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     import dataclasses
 
     from .training import TrainConfig
+    from .training.console import console
     from .training.engines import train_runs, use_backend
 
     base = TrainConfig(
@@ -150,8 +151,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"{base.epochs} epochs, engine {args.engine} -> {', '.join(map(str, outs))}",
         flush=True,
     )
-    say = lambda m: print(m, flush=True)  # noqa: E731
-    results = train_runs(args.engine, dataset, configs, outs, log=say, log_every=args.log_every)
+    shown = console(args.log_every)  # a bar on a terminal, the plain lines in a log
+    try:
+        results = train_runs(
+            args.engine, dataset, configs, outs, log=shown, log_every=shown.log_every
+        )
+    finally:
+        shown.close()
     for result in results:
         print(
             f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
@@ -283,6 +289,24 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     _saved("accuracy scatter", save_figure(fig, args.out))
 
 
+def cmd_status(args: argparse.Namespace) -> None:
+    from .plan import make_plan, workflow_config
+    from .status_report import report, watch
+
+    if args.watch is not None and not (math.isfinite(args.watch) and args.watch > 0):
+        raise ConfigError(f"--watch must be > 0 seconds, got {args.watch}")
+    config = workflow_config(args.config)
+    plan = source = None
+    if config is not None:
+        plan = make_plan(config)
+        words = f" + --config {' '.join(args.config)}" if args.config else ""
+        source = f"plan: config.yaml{words}; {len(plan.datasets)} datasets, {len(plan.runs)} runs"
+    if args.watch is None:
+        print("\n".join(report(args.results, plan, source)))
+    else:
+        watch(lambda: report(args.results, plan, source), args.watch)
+
+
 #: Every subcommand (its arguments: :mod:`lstmfcn_bench.arguments`).
 COMMANDS = {
     "datasets": cmd_datasets,
@@ -296,6 +320,7 @@ COMMANDS = {
     "context": cmd_context,
     "curves": cmd_curves,
     "scatter": cmd_scatter,
+    "status": cmd_status,
 }
 
 

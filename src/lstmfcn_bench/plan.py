@@ -13,6 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import yaml
+
 from . import cost, settings
 from .data import registry
 from .errors import ConfigError, LstmfcnError
@@ -171,6 +173,33 @@ def checked_config(config: dict) -> dict:
         if config.get(key) is None and "default" in rule:
             config[key] = settings.default(key)
     return config
+
+
+def parse_words(words: list[str]) -> dict:
+    """``key=value`` words as Snakemake's ``--config`` reads them (values as YAML)."""
+    out = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected key=value, got {word!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def workflow_config(words: list[str], configfile: Path = Path("config.yaml")) -> dict | None:
+    """The config the workflow would run with: ``configfile`` (the Snakefile's) updated by
+    ``--config`` ``words``; None when there is neither."""
+    config = {}
+    if configfile.is_file():
+        try:
+            config = yaml.safe_load(configfile.read_text("utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{configfile}: not YAML ({' '.join(str(e).split())})") from None
+        if not isinstance(config, dict):
+            raise ConfigError(f"{configfile}: expected a mapping of config keys")
+    elif not words:
+        return None
+    return {**config, **parse_words(words)}
 
 
 def _datasets(names, where: str) -> list[str]:

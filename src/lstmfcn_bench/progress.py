@@ -1,7 +1,9 @@
-"""Progress of long work as one stderr line redrawn in place (downloads, extraction, figures)."""
+"""Progress of long work as one stderr line redrawn in place (downloads, extraction, figures,
+a foreground training run)."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 
@@ -22,6 +24,7 @@ class Progress:
             raise ValueError(f"unit must be 'bytes' or 'items', got {unit!r}")
         self.label, self.total, self.enabled, self.unit = label, total, enabled, unit
         self.done = 0
+        self.detail = ""  # shown after the counts (a training run's loss and ETA)
         self._last = 0.0
         self._width = 0
 
@@ -42,12 +45,21 @@ class Progress:
             sys.stderr.write("\n")
             sys.stderr.flush()
 
+    def clear(self) -> None:
+        """Blank the line, so that a message can be printed where the bar was; the next
+        :meth:`update` draws it again at once."""
+        if self.enabled and self._width:
+            sys.stderr.write("\r" + " " * self._width + "\r")
+            sys.stderr.flush()
+            self._last, self._width = 0.0, 0
+
     def text(self) -> str:
         if self.unit == "items":
             total = max(self.total or 0, 1)
             done = min(self.done, total)
             filled = BAR_WIDTH * done // total
-            return f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}"
+            bar = f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}"
+            return f"{bar}  {self.detail}" if self.detail else bar
         mb = self.done / 1e6
         if self.total:
             pct = 100 * self.done // self.total
@@ -55,7 +67,22 @@ class Progress:
         return f"{self.label}: {mb:.1f} MB"
 
     def _draw(self) -> None:
-        text = self.text()
+        # A line wider than the terminal wraps, and "\r" then redraws only its last part.
+        text = self.text()[: shutil.get_terminal_size().columns - 1]
         self._width = max(self._width, len(text))
         sys.stderr.write("\r" + text.ljust(self._width))
         sys.stderr.flush()
+
+
+def duration(seconds: float | None) -> str:
+    """``45s``, ``3m07s``, ``5h04m``, ``2d03h``; ``?`` when unknown."""
+    if seconds is None:
+        return "?"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 48 * 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..errors import ConfigError, LstmfcnError
 from ..runs import beside_model
 from .config import TrainConfig
+from .epoch_line import format_line
 from .outputs import run_info, write_run
 from .protocol import Plateau, new_model
 from .resume import ResumeState
@@ -156,11 +157,7 @@ def record_epoch(
     history.append(row)
     epoch = row["epoch"]
     if log_every and (epoch % log_every == 0 or epoch == epochs):
-        best_loss, best_epoch = best
-        log(
-            f"{prefix}epoch {epoch}/{epochs}  loss {row['loss']:.5f}  acc {row['accuracy']:.4f}  "
-            f"lr {row['lr']:.3g}  {row['seconds']:.3f}s  best {best_loss:.5f}@{best_epoch}"
-        )
+        log(format_line(row, best, epochs, prefix))
 
 
 # --- finish -------------------------------------------------------------------------------------

@@ -57,8 +57,14 @@ class ResumeState:
     @staticmethod
     def fingerprint_of(path: Path) -> str:
         """The run identity a saved state belongs to, read without touching any model."""
+        return ResumeState.summary_of(path)["fingerprint"]
+
+    @staticmethod
+    def summary_of(path: Path) -> dict:
+        """The saved state without its arrays (fingerprint, next_epoch, history, seconds, ...):
+        what ``lstmfcn status`` reads, without Keras and without loading the weights."""
         with np.load(path) as z:
-            return json.loads(bytes(z["state_json"]).decode())["fingerprint"]
+            return json.loads(bytes(z["state_json"]).decode())
 
     @classmethod
     def load(cls, path: Path, model) -> ResumeState:
