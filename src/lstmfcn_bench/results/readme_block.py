@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from ..atomic import atomic_write_text
 from ..errors import LstmfcnError
 from ..runs import DISPLAY, PUBLISHED_AS
 from .records import ROOT, read_json, record_paths, table_dir
-from .render import signed_points
+from .render import fmt_acc, signed_points
 from .summary import headline, papers_protocol, read_summary
 
 #: The README block between these lines is generated; the rest of the README is prose.
@@ -118,7 +120,36 @@ def status_block(root: Path = ROOT) -> str:
                 )
     lines += ["", f"Datasets {FAR_POINTS:g} or more points off:" + ("" if far else " none.")]
     lines += far
+    lines += _today_lines(root)
     return "\n".join(lines) + "\n"
+
+
+def _today_lines(root: Path) -> list[str]:
+    """Where LSTM-FCN stands today, from the committed ``today.csv``: every method's mean
+    accuracy and mean rank on the covered datasets, best rank first, and the references'
+    mean over the paper's 85."""
+    path = table_dir(root) / "today.csv"
+    if not path.is_file():
+        return []
+    table = pd.read_csv(path, index_col="dataset")
+    rows = table.loc[["mean_covered", "mean_rank", "mean_85"]].drop(columns="note").T
+    n = int(table.index.drop(["mean_covered", "mean_rank", "mean_85"]).size)
+    n -= int(table["note"].fillna("").str.startswith("left out").sum())
+    out = [
+        "",
+        f"Beside today's methods on the same {n} datasets ([`today.html`]({root.name}/table/"
+        "today.html); the bake-off's published accuracies on each archive's own split, not "
+        "rerun here):",
+        "",
+        f"| method | mean accuracy ({n} datasets) | mean rank (1 = best) | mean over the 85 |",
+        "|---|---:|---:|---:|",
+    ]
+    for method, r in rows.sort_values("mean_rank", kind="stable").iterrows():
+        name = f"**{method}**" if method.endswith("(ours)") else method
+        out.append(
+            f"| {name} | {r['mean_covered']:.4f} | {r['mean_rank']:.2f} | {fmt_acc(r['mean_85'])} |"
+        )
+    return out
 
 
 def _parts(readme: Path) -> tuple[str, str, str]:
