@@ -53,6 +53,19 @@ def test_a_dataset_is_complete_only_when_every_run_is_evaluated(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_workflow_stopped_by_a_stale_lock_is_explained(tmp_path):
+    """Only this campaign's part of the appended log counts: an old lock error does not."""
+    from lstmfcn_bench.campaign import lock_hint
+
+    log = tmp_path / "campaign_snakemake.log"
+    log.write_text("Building DAG of jobs...\nLockException:\nError: Directory cannot be locked.\n")
+    since = log.stat().st_size
+    assert "snakemake --unlock" in lock_hint(log, 0)
+    with open(log, "a") as f:
+        f.write("Building DAG of jobs...\nMissingInputException\n")
+    assert lock_hint(log, since) is None
+
+
 def test_a_campaign_trains_publishes_and_says_what_to_commit(tmp_path):
     wd = tmp_path / "project"
     wd.mkdir()

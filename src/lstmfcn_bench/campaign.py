@@ -131,6 +131,21 @@ def _publish_new(plan, args, done: set[str]) -> None:
     )
 
 
+def lock_hint(log: Path, since: int) -> str | None:
+    """What to do when this campaign's workflow (its log from byte ``since``) stopped on
+    Snakemake's lock, which a workflow killed outright (a machine or session stopped) leaves
+    behind; None when it did not."""
+    with open(log, "rb") as f:
+        f.seek(since)
+        if b"LockException" not in f.read():
+            return None
+    return (
+        "campaign: the workflow folder is locked, by a workflow still running there or one "
+        "that was killed outright; if none runs now, unlock it and rerun: "
+        "snakemake --unlock --config preset=ucr85"
+    )
+
+
 def _stop(workflow: subprocess.Popen, grace_s: float = 600.0) -> None:
     """Stop the workflow as Ctrl-C stops it (its jobs save resume states), then harder."""
     for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGTERM, 30.0), (signal.SIGKILL, 30.0)):
@@ -182,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, on_signal)
         with open(RESULTS_DIR / "campaign_snakemake.log", "a") as log:
+            started_at = log.tell()
             workflow = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -195,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
                 _stop(workflow)
         _publish_new(plan, args, done)
     print(f"workflow exit {workflow.returncode}; log: {RESULTS_DIR / 'campaign_snakemake.log'}")
+    hint = lock_hint(RESULTS_DIR / "campaign_snakemake.log", started_at)
+    if workflow.returncode and hint:
+        print(hint, file=sys.stderr)
     return 1 if stopping or workflow.returncode != 0 else 0
 
 
