@@ -14,6 +14,13 @@ from .runs import MODELS, RESULTS
 from .training.config import PAPER_EPOCHS
 
 
+def _setting(parser: argparse.ArgumentParser, key: str, help: str | None = None) -> None:
+    """``--key`` of an integer workflow setting, its default from the config schema."""
+    parser.add_argument(
+        f"--{key.replace('_', '-')}", type=int, default=settings.default(key), help=help
+    )
+
+
 def _root(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="prepared datasets")
 
@@ -126,13 +133,8 @@ def _add_train(sub) -> None:
         help="keras: one run after another on any backend; jax: the seeds as one compiled "
         "JAX program (sets KERAS_BACKEND=jax unless set)",
     )
-    t.add_argument("--batch-size", type=int, default=settings.default("batch_size"))
-    t.add_argument(
-        "--patience",
-        type=int,
-        default=settings.default("patience"),
-        help="ReduceLROnPlateau patience",
-    )
+    _setting(t, "batch_size")
+    _setting(t, "patience", "ReduceLROnPlateau patience")
     t.add_argument(
         "--min-delta",
         type=float,
@@ -144,12 +146,7 @@ def _add_train(sub) -> None:
         action="store_true",
         help="no dimension shuffle: the LSTM runs over T timesteps",
     )
-    t.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=settings.default("checkpoint_every"),
-        help="epochs between resume states (also written on SIGTERM)",
-    )
+    _setting(t, "checkpoint_every", "epochs between resume states (also written on SIGTERM)")
     t.add_argument(
         "--out",
         type=Path,
