@@ -219,6 +219,33 @@ def test_tensorflow_start_up_chatter_is_silenced_unless_the_user_asks_for_it(use
         assert "InitializeLog" in done.stderr or "oneDNN" in done.stderr, done.stderr
 
 
+def test_the_quiet_import_needs_no_stderr_and_survives_an_availability_check():
+    """With fd 2 closed (a service, ``2>&-``) TensorFlow still imports; a find_spec check
+    before the import does not use the quieting up; JAX's own setting is not the user's."""
+    code = """
+        import importlib.util, os, subprocess, sys
+        if sys.argv[1] == "closed":
+            os.close(2); sys.stderr = None
+        import lstmfcn_bench
+        if sys.argv[1] == "checked":
+            assert importlib.util.find_spec("tensorflow") is not None
+        if sys.argv[1] == "jax":
+            import jax  # sets TF_CPP_MIN_LOG_LEVEL=1 itself
+        import tensorflow
+        print("imported", os.environ["TF_CPP_MIN_LOG_LEVEL"])
+    """
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")
+    }
+    for case in ("closed", "checked", "jax"):
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code), case],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0 and "imported 1" in done.stdout, (case, done.stderr)
+        assert done.stderr == "", (case, done.stderr)
+
+
 def test_import_after_keras_registers_at_once(saved_models):
     """Keras imported first: loading fails until ``import lstmfcn_bench`` registers the
     objects (the failure shows what the registration is for)."""

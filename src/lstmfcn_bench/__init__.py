@@ -50,24 +50,34 @@ def _register_keras_objects() -> None:
 
 
 class _OnFirstImport:
-    """A one-shot ``sys.meta_path`` finder for module ``name``: it finds the module through the
-    other finders and replaces its loader's ``exec_module`` with ``wrap(exec_module)``; then it
-    leaves ``sys.meta_path``."""
+    """A ``sys.meta_path`` finder for module ``name``: it finds the module through the other
+    finders and replaces its loader's ``exec_module`` with ``wrap(exec_module)``; it leaves
+    ``sys.meta_path`` when the module is executed (a mere ``importlib.util.find_spec`` check
+    does not use it up)."""
 
     def __init__(self, name: str, wrap):
-        self.name, self.wrap = name, wrap
+        self.name, self.wrap, self._searching = name, wrap, False
 
     def find_spec(self, name, path=None, target=None):
-        if name != self.name:
+        if name != self.name or self._searching:
             return None
         import importlib.util
 
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)  # one shot; the search below must not come back here
-        spec = importlib.util.find_spec(name)
+        self._searching = True  # the search below must not come back here
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._searching = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader.exec_module = self.wrap(spec.loader.exec_module)
+        wrapped = self.wrap(spec.loader.exec_module)
+
+        def exec_once(module):
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            wrapped(module)
+
+        spec.loader.exec_module = exec_once
         return spec
 
 
@@ -87,19 +97,26 @@ def _then_register(exec_module):
 # --- TensorFlow's start-up chatter --------------------------------------------------------------
 # Importing TensorFlow writes absl's "before InitializeLog" warning and oneDNN's notice straight
 # to file descriptor 2, whatever TF_CPP_MIN_LOG_LEVEL says; they bury the progress lines of the
-# CLI and the estimator. Unless the user set TF_CPP_MIN_LOG_LEVEL (then TensorFlow logs as they
-# asked), that import runs with fd 2 on /dev/null, and later C++ notices below warnings are off.
+# CLI and the estimator. Unless the user had set TF_CPP_MIN_LOG_LEVEL when this package was
+# imported (then TensorFlow logs as they asked; JAX sets it too, later, on its own), that import
+# runs with fd 2 on /dev/null, and TensorFlow's later INFO lines are off (level 1: its warnings,
+# such as GPU libraries it cannot load, still show).
+_USER_TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in __import__("os").environ
 
 
 def _quietly(exec_module):
     def exec_quietly(module):
         import os
 
-        if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        if _USER_TF_LOG_LEVEL:
             return exec_module(module)
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-        sys.stderr.flush()
-        saved = os.dup(2)
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "1"
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no stderr to quieten (closed, or not a file)
+            return exec_module(module)
         try:
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, 2)
