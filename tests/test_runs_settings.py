@@ -101,3 +101,24 @@ def test_the_cli_and_the_workflow_share_one_range(key, field, flag, capsys):
         checked_config({key: value})
     code = main(["train", "GunPoint", "--root", "/nonexistent", flag, str(low - 1)])
     assert code == 2 and f"{field} must be >= {low}" in capsys.readouterr().err
+
+
+def test_the_protocol_line_of_the_report_says_what_differs_from_the_paper():
+    """The report's captions say which runs they show: never "the paper's protocol" for a
+    config that departs from it in epochs, cells, precision, preprocessing or model."""
+    from lstmfcn_bench.plan import make_plan
+
+    assert make_plan({"preset": "ucr85"}).protocol_line() == (
+        "the paper's protocol (2000 epochs, cells 8/64/128, seeds 0)"
+    )
+    demo = make_plan({"preset": "demo"}).protocol_line()
+    assert demo.startswith("not the paper's protocol (1000 epochs, cells 8, seeds 0:")
+    assert "epochs 1000 (the paper's 2000)" in demo
+    for change, says in [
+        ({"tf32": True}, "tf32 (the paper's fp32)"),
+        ({"normalise": "dataset"}, "normalise dataset (the paper's series)"),
+        ({"models": ["lstmfcn_sigmoid"]}, "model lstmfcn_sigmoid (not one of the paper's)"),
+        ({"shuffle": False}, "shuffle False (the paper's True)"),
+    ]:
+        line = make_plan({"preset": "ucr85", **change}).protocol_line()
+        assert line.startswith("not the paper's protocol") and says in line, line

@@ -20,7 +20,7 @@ from .data import registry
 from .errors import ConfigError, LstmfcnError
 from .results.records import SETTING_AS_RECORDED, published_datasets
 from .results.weights import RELEASED_SEEDS, released_runs
-from .runs import Run
+from .runs import PAPER_MODELS, Run
 from .training.config import PAPER_CELLS, PAPER_EPOCHS, TrainConfig, protocol_differences
 
 #: Per-preset defaults. `demo` fits ~10 minutes on 2 CPU cores; the others are the paper's.
@@ -83,8 +83,8 @@ class Plan:
         """What the runs of this plan are, in one line (the report's captions say it)."""
         if self.released_from is not None:
             return (
-                f"the released models of {self.released_from} (the runs its table selects, "
-                "trained with the paper's protocol), evaluated here; nothing was trained"
+                f"the released models of {self.released_from} (the runs its table selects; "
+                "how each was trained is in its record), evaluated here; nothing was trained"
             )
         paper, differences = asdict(TrainConfig()), set()
         for settings_ in self.train.values():
@@ -93,6 +93,7 @@ class Plan:
             }
             for cells in self.cells:
                 differences.update(protocol_differences({**paper, **recorded, "cells": cells}))
+        differences.update(self._other_differences())
         if not set(PAPER_CELLS) <= set(self.cells):
             differences.add(
                 f"cells {'/'.join(map(str, self.cells))} only (the paper's choice among 8/64/128)"
@@ -102,6 +103,20 @@ class Plan:
         if not differences:
             return f"the paper's protocol ({runs})"
         return f"not the paper's protocol ({runs}: {'; '.join(sorted(differences))})"
+
+    def _other_differences(self) -> set[str]:
+        """What the config changes outside the runs' training settings: precision,
+        preprocessing, models that are not the paper's."""
+        out = set()
+        if self.tf32:
+            out.add("tf32 (the paper's fp32)")
+        for key in ("normalise", "missing"):
+            if self.config[key] != settings.default(key):
+                out.add(f"{key} {self.config[key]} (the paper's {settings.default(key)})")
+        for model in self.models:
+            if model not in PAPER_MODELS:
+                out.add(f"model {model} (not one of the paper's)")
+        return out
 
     def evaluated_file(self, run: Run, kind: str) -> Path:
         """File ``kind`` (model, info or history) of a run as evaluation reads it: the
@@ -221,9 +236,8 @@ def make_plan(config: dict) -> Plan:
     the released models of `records` among those asked for, and nothing is trained."""
     config = checked_config(config)
     preset = PRESET_DEFAULTS[config["preset"]]
-    for key in ("skip_published", "budget_hours"):
-        if config["released"] and config[key] is not None:
-            raise ConfigError(f"config key {key!r}: released: true trains nothing; drop {key}")
+    if config["released"]:
+        _check_released_config(config)
 
     def pick(key):
         return preset[key] if config[key] is None else config[key]
@@ -290,6 +304,34 @@ def make_plan(config: dict) -> Plan:
     )
 
 
+#: Keys a `released: true` plan cannot honour: training settings (the released runs were
+#: trained as their records say) and preprocessing (the models hold the data they were
+#: trained on, which evaluation checks).
+_NOT_FOR_RELEASED = (
+    "skip_published",
+    "budget_hours",
+    "cells",
+    "epochs",
+    "batch_size",
+    "patience",
+    "shuffle",
+    "overrides",
+    "normalise",
+    "missing",
+)
+
+
+def _check_released_config(config: dict) -> None:
+    """ConfigError for a `released: true` config that sets what it cannot honour."""
+    schema = settings.schema()["properties"]
+    for key in _NOT_FOR_RELEASED:
+        if config[key] not in (None, {}) and config[key] != schema[key].get("default"):
+            raise ConfigError(
+                f"config key {key!r}: released: true evaluates the released models as they "
+                f"were trained and prepared; drop {key}"
+            )
+
+
 def _released(datasets, models, seeds, records: Path, config: dict) -> list[Run]:
     """The released runs a `released: true` plan evaluates, or ConfigError saying why none."""
     unreleased = [s for s in seeds if s not in RELEASED_SEEDS]
@@ -308,5 +350,11 @@ def _released(datasets, models, seeds, records: Path, config: dict) -> list[Run]
         raise ConfigError(
             f"config key 'released': {records} releases no model of the datasets and models "
             "asked for (`ls reproduction/weights` lists the released datasets)"
+        )
+    missing = sorted({d for d in datasets} - {r.dataset for r in runs})
+    if config["datasets"] and missing:  # the preset's list is left to what is released
+        raise ConfigError(
+            f"config key 'datasets': {records} releases no model of {', '.join(missing)} "
+            "(`ls reproduction/weights` lists the released datasets)"
         )
     return runs
