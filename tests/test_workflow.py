@@ -335,6 +335,11 @@ def test_the_released_path_plans_no_training(tmp_path):
         name.replace(".keras", ".json") for name in evaluated
     ]
     assert "results/models" not in out
+    # A released model is drawn only after its evaluation has checked its weights.
+    cam = [
+        b for b in re.split(r"\n(?=(?:local)?rule \w+:)", out) if b.strip().startswith("rule cam")
+    ]
+    assert cam and all("results/metrics/GunPoint/" in b.split("output:")[0] for b in cam)
 
 
 @pytest.mark.parametrize(
@@ -380,6 +385,7 @@ def test_the_released_path_reproduces_the_records(tmp_path):
     assert summary.loc["GunPoint", "from_released"] and summary.loc["GunPoint", "protocol"] == ""
     for fig in ("cam_lstmfcn.png", "cam_alstmfcn.png", "context_alstmfcn.png"):
         assert (wd / "results/figures/GunPoint" / fig).stat().st_size > 0
+    assert "Nothing was trained here" in (wd / "results/tables/timing.html").read_text()
     assert not (wd / "results/models").exists()
 
 

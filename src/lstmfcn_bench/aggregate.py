@@ -77,7 +77,8 @@ def write_timing(metrics: list[dict], out_dir: Path, benchmarks: Sequence[Path] 
     """timing.csv and timing.html: compute per run."""
     table = timing_table(metrics, benchmarks)
     atomic_write_text(Path(out_dir) / "timing.csv", _csv(table, index=False))
-    atomic_write_text(Path(out_dir) / "timing.html", timing_html(table))
+    released = bool(metrics) and all(m.get("released") for m in metrics)
+    atomic_write_text(Path(out_dir) / "timing.html", timing_html(table, released))
 
 
 def aggregate(

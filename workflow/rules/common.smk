@@ -90,6 +90,14 @@ def get_figure_model(wildcards):
     return str(PLAN.evaluated_file(run, "model"))
 
 
+def get_figure_check(wildcards):
+    """A released model is drawn only once its evaluation has checked that it holds the weights
+    its record names: its metrics file; a trained run's model needs no such check."""
+    if PLAN.released_from is None:
+        return []
+    return str(PLAN.figure_runs()[(wildcards.dataset, wildcards.model)].path("metrics"))
+
+
 DATA_ROOT = f"{runs.RESULTS}/data"
 
 

@@ -2,6 +2,7 @@
 rule cam:
     input:
         model=get_figure_model,
+        checked=get_figure_check,
         data=get_dataset_files,
     output:
         png=report(
@@ -25,6 +26,7 @@ rule cam:
 rule context:
     input:
         model=get_figure_model,
+        checked=get_figure_check,
         data=get_dataset_files,
     output:
         png=report(

@@ -37,16 +37,28 @@ def timing_table(metrics: list[dict], benchmarks: Sequence[Path] = ()) -> pd.Dat
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["dataset", "model", "cells", "seed"])
 
 
-def timing_html(table: pd.DataFrame) -> str:
-    """A standalone page of the compute table (``timing_table``'s rows)."""
+def timing_html(table: pd.DataFrame, released: bool = False) -> str:
+    """A standalone page of the compute table (``timing_table``'s rows); ``released``: the
+    runs are released models evaluated here, whose training times are their records'."""
     total_h = table["train_seconds"].fillna(0).sum() / 3600
+    if released:
+        what = (
+            f"<p><b>Compute per run, from the records of released models.</b> Nothing was "
+            f"trained here: the {len(table)} runs' {total_h:.2f} h of training are what their "
+            "records state, on the device each names; only the evaluation seconds were spent "
+            "here. Seconds per epoch is the median over the run's epochs.</p>"
+        )
+    else:
+        what = (
+            f"<p><b>Compute per run.</b> {len(table)} runs, {total_h:.2f} h of training in all. "
+            "Seconds per epoch is the median over the run's epochs; memory is the peak resident "
+            "size of the training job (Snakemake benchmark).</p>"
+        )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Compute</title>"
         "<style>body{font-family:sans-serif;font-size:13px}td,th{padding:2px 8px}"
         "td{text-align:right}</style></head><body>"
-        f"<p><b>Compute per run.</b> {len(table)} runs, {total_h:.2f} h of training in all. "
-        "Seconds per epoch is the median over the run's epochs; memory is the peak resident "
-        "size of the training job (Snakemake benchmark).</p>"
+        + what
         + table.to_html(
             index=False, float_format=lambda v: f"{v:.3f}", na_rep="", escape=True, border=0
         )
