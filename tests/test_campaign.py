@@ -23,12 +23,20 @@ DEMO = ROOT / "src" / "lstmfcn_bench" / "resources" / "demo"
 
 
 def test_config_words_are_read_as_snakemake_reads_them():
-    assert parse_words(["epochs=2", "cells=[8, 64]", "datasets=[GunPoint]", "gpu=true"]) == {
-        "epochs": 2,
-        "cells": [8, 64],
-        "datasets": ["GunPoint"],
-        "gpu": True,
-    }
+    """As snakemake.cli.parse_config: int, float, True/False, YAML of strings, else the
+    string (never a YAML error); the plan then types the strings by the schema."""
+    from snakemake.cli import parse_config
+
+    from lstmfcn_bench.plan import make_plan
+
+    words = ["epochs=2", "cells=[8, 64]", "datasets=[GunPoint]", "gpu=true", "tf32=True"]
+    words += ["budget_hours=1.5", "source=null", "bad=[", "empty="]
+    parsed = parse_words(words)
+    assert parsed == parse_config(words)
+    assert parsed["cells"] == ["8", "64"] and parsed["gpu"] == "true" and parsed["tf32"] is True
+    assert parsed["source"] == "null" and parsed["bad"] == "[" and parsed["empty"] is None
+    plan = make_plan({k: parsed[k] for k in ("epochs", "cells", "datasets", "gpu")})
+    assert plan.cells == [8, 64] and plan.gpu is True and plan.train["GunPoint"]["epochs"] == 2
     with pytest.raises(ConfigError, match="key=value"):
         parse_words(["epochs"])
 

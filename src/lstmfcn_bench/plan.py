@@ -190,14 +190,33 @@ def checked_config(config: dict) -> dict:
     return config
 
 
+def _config_value(text: str):
+    """One ``--config`` value as Snakemake 9 reads it (``snakemake.cli.parse_config``): an int,
+    a float, ``True``/``False``, YAML read with the base loader (lists and mappings of
+    strings, which the plan then types by the schema), else the string; empty is None."""
+    if text == "":
+        return None
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return yaml.load(text, Loader=yaml.BaseLoader)
+    except yaml.YAMLError:
+        return text
+
+
 def parse_words(words: list[str]) -> dict:
-    """``key=value`` words as Snakemake's ``--config`` reads them (values as YAML)."""
+    """``key=value`` words as Snakemake's ``--config`` reads them."""
     out = {}
     for word in words:
         key, sep, value = word.partition("=")
         if not sep or not key:
             raise ConfigError(f"expected key=value, got {word!r}")
-        out[key] = yaml.safe_load(value)
+        out[key] = _config_value(value)
     return out
 
 
