@@ -352,3 +352,25 @@ def test_a_resume_state_summary_is_read_without_keras(tmp_path):
     np.savez(tmp_path / "x.npz", state_json=np.frombuffer(json.dumps(state).encode(), np.uint8))
     assert ResumeState.summary_of(tmp_path / "x.npz")["next_epoch"] == 6
     assert ResumeState.fingerprint_of(tmp_path / "x.npz") == "f"
+
+
+def test_a_released_plan_counts_evaluations_and_trains_nothing(tmp_path):
+    """released: true: a run with metrics and no model is done (evaluated), and the report
+    gives no training ETA."""
+    repo = Path(__file__).resolve().parents[1]
+    plan = make_plan(
+        {
+            "preset": "ucr85",
+            "released": True,
+            "records": str(repo / "reproduction"),
+            "datasets": ["GunPoint"],
+        }
+    )
+    first = plan.runs[0]
+    metrics = first.path("metrics", tmp_path)
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text("{}")
+    assert [s.state for s in survey(tmp_path, plan)] == ["done", "pending"]
+    out = report(tmp_path, plan, "plan: released")
+    assert out[-1] == f"released models of {plan.released_from}: nothing trains; 1 of 2 evaluated"
+    assert not any(line.startswith("ETA") for line in out)

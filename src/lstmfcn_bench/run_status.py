@@ -157,6 +157,8 @@ def run_status(
     elif run.path("model", results).exists():
         status.state = "done"
         _from_info(status, run.path("info", results))
+    elif run.path("metrics", results).exists():  # a released model, evaluated: no training
+        status.state = "done"
     elif log is not None:
         status.state, status.note = "failed", log.last[:80]
         _from_log(status, log)

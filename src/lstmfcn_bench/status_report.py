@@ -121,6 +121,15 @@ def report(results: Path, plan=None, source: str = "", now: float | None = None)
     ``source``; None: the runs found)."""
     now = time.time() if now is None else now
     statuses = survey(results, plan, now=now)
+    if plan is not None and plan.released_from is not None:
+        done = sum(s.state == "done" for s in statuses if s.planned)
+        return [
+            f"{results} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}",
+            *textwrap.wrap(source, WIDTH),
+            "",
+            f"released models of {plan.released_from}: nothing trains; {done} of "
+            f"{len(plan.runs)} evaluated",
+        ]
     batches = {d: t["batch_size"] for d, t in plan.train.items()} if plan is not None else None
     eta = estimate(statuses, batches)
     head = [
