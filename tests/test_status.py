@@ -374,3 +374,27 @@ def test_a_released_plan_counts_evaluations_and_trains_nothing(tmp_path):
     out = report(tmp_path, plan, "plan: released")
     assert out[-1] == f"released models of {plan.released_from}: nothing trains; 1 of 2 evaluated"
     assert not any(line.startswith("ETA") for line in out)
+
+
+def test_on_a_narrow_terminal_the_bar_shrinks_before_the_count_and_eta_do():
+    from lstmfcn_bench.progress import BAR_WIDTH, Progress
+
+    bar = Progress(total=2000, label="epoch", unit="items", enabled=False)
+    bar.done, bar.detail = 780, "ETA 3m46s  loss 0.00021"
+    assert f"[{'#' * (BAR_WIDTH * 780 // 2000)}" in bar.text()  # full width when room allows
+    for columns in (60, 45):
+        text = bar.text(columns)
+        assert len(text) <= columns and "780/2000  ETA 3m46s" in text, (columns, text)
+    assert "780/2000  ETA 3m46s  loss 0.00021" in bar.text(48)
+
+
+def test_a_binary_log_is_shown_as_harmless_text(tmp_path):
+    """A failed run's note is its log's last line, with anything a terminal would act on
+    replaced."""
+    log = tmp_path / "logs/train/GunPoint/lstmfcn_c8_s0.log"
+    log.parent.mkdir(parents=True)
+    log.write_bytes(b"epoch 1/10 started\n\x1b[2J\x07boom\x00\n")
+    old = time.time() - 3600
+    os.utime(log, (old, old))
+    (status,) = survey(tmp_path)
+    assert status.state == "failed" and status.note.isprintable() and "boom" in status.note

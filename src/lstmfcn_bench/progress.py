@@ -53,12 +53,17 @@ class Progress:
             sys.stderr.flush()
             self._last, self._width = 0.0, 0
 
-    def text(self) -> str:
+    def text(self, columns: int | None = None) -> str:
+        """The line to draw; within ``columns``, the bar gives up its width before the count,
+        the ETA and the detail do."""
         if self.unit == "items":
             total = max(self.total or 0, 1)
             done = min(self.done, total)
-            filled = BAR_WIDTH * done // total
-            bar = f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}"
+            count = f"] {done}/{total}" + (f"  {self.detail}" if self.detail else "")
+            room = BAR_WIDTH if columns is None else columns - len(self.label) - 2 - len(count)
+            width = max(0, min(BAR_WIDTH, room))
+            filled = width * done // total
+            bar = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
             return f"{bar}  {self.detail}" if self.detail else bar
         mb = self.done / 1e6
         if self.total:
@@ -68,7 +73,8 @@ class Progress:
 
     def _draw(self) -> None:
         # A line wider than the terminal wraps, and "\r" then redraws only its last part.
-        text = self.text()[: shutil.get_terminal_size().columns - 1]
+        columns = shutil.get_terminal_size().columns - 1
+        text = self.text(columns)[:columns]
         self._width = max(self._width, len(text))
         sys.stderr.write("\r" + text.ljust(self._width))
         sys.stderr.flush()

@@ -160,7 +160,9 @@ def run_status(
     elif run.path("metrics", results).exists():  # a released model, evaluated: no training
         status.state = "done"
     elif log is not None:
-        status.state, status.note = "failed", log.last[:80]
+        # The log's last line as text a terminal shows as it is (a binary log stays harmless).
+        note = "".join(c if c.isprintable() else "?" for c in log.last[:80])
+        status.state, status.note = "failed", note
         _from_log(status, log)
         status.epoch = 0  # no resume state: the next attempt starts over
     return status

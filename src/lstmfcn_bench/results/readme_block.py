@@ -129,6 +129,7 @@ def _today_lines(root: Path) -> list[str]:
     accuracy and mean rank on the covered datasets, best rank first, and the references'
     mean over the paper's 85."""
     path = table_dir(root) / "today.csv"
+    name = Path(root).resolve().name  # as status_block names the folder
     if not path.is_file():
         return []
     table = pd.read_csv(path, index_col="dataset")
@@ -137,7 +138,7 @@ def _today_lines(root: Path) -> list[str]:
     n -= int(table["note"].fillna("").str.startswith("left out").sum())
     out = [
         "",
-        f"Beside today's methods on the same {n} datasets ([`today.html`]({root.name}/table/"
+        f"Beside today's methods on the same {n} datasets ([`today.html`]({name}/table/"
         "today.html); the bake-off's published accuracies on each archive's own split, not "
         "rerun here):",
         "",

@@ -203,8 +203,8 @@ tr:nth-child(even) td.name { background: #fafafa; }
 span.legend { padding: 0 0.4em; }
 """
 
-#: Click a header to sort its table by that column (numbers as numbers, "—" last); again to
-#: reverse. Plain DOM, no library, so the page stays one file.
+#: Click a header to sort its table by that column (numbers as numbers, text such as "—"
+#: after them either way); again to reverse. Plain DOM, no library, so the page stays one file.
 SORT_JS = """
 document.querySelectorAll("table.sortable th").forEach(function (th, i) {
   th.addEventListener("click", function () {
@@ -216,8 +216,8 @@ document.querySelectorAll("table.sortable th").forEach(function (th, i) {
     var asc = th.dataset.sort !== "asc";
     rows.sort(function (a, b) {
       var x = key(a), y = key(b), c;
-      if (typeof x === typeof y) { c = x < y ? -1 : x > y ? 1 : 0; }
-      else { c = typeof x === "number" ? -1 : 1; }
+      if (typeof x !== typeof y) { return typeof x === "number" ? -1 : 1; }
+      c = x < y ? -1 : x > y ? 1 : 0;
       return asc ? c : -c;
     });
     th.closest("tr").querySelectorAll("th").forEach(function (h) { delete h.dataset.sort; });
