@@ -398,3 +398,11 @@ def test_a_binary_log_is_shown_as_harmless_text(tmp_path):
     os.utime(log, (old, old))
     (status,) = survey(tmp_path)
     assert status.state == "failed" and status.note.isprintable() and "boom" in status.note
+
+
+def test_a_deep_results_folder_is_shortened_from_the_left_to_fit(tmp_path):
+    deep = tmp_path.joinpath(*["a_rather_long_folder_name"] * 6, "results")
+    deep.mkdir(parents=True)
+    title = report(deep, None, now=0.0)[0]
+    assert len(title) <= WIDTH and title.startswith("…")
+    assert "a_rather_long_folder_name/results at " in title

@@ -116,6 +116,15 @@ def summary_lines(statuses: list[RunStatus], eta: Eta) -> list[str]:
     return lines
 
 
+def _title(results: Path, now: float) -> str:
+    """``<results> at <time>``, the folder shortened from its left end (its tail names it)
+    when the line would pass WIDTH."""
+    stamp = f" at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}"
+    room = WIDTH - len(stamp)
+    folder = str(results)
+    return (folder if len(folder) <= room else "…" + folder[-(room - 1) :]) + stamp
+
+
 def report(results: Path, plan=None, source: str = "", now: float | None = None) -> list[str]:
     """Every line of one status report of ``results`` against ``plan`` (described by
     ``source``; None: the runs found)."""
@@ -124,7 +133,7 @@ def report(results: Path, plan=None, source: str = "", now: float | None = None)
     if plan is not None and plan.released_from is not None:
         done = sum(s.state == "done" for s in statuses if s.planned)
         return [
-            f"{results} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}",
+            _title(results, now),
             *textwrap.wrap(source, WIDTH),
             "",
             f"released models of {plan.released_from}: nothing trains; {done} of "
@@ -133,7 +142,7 @@ def report(results: Path, plan=None, source: str = "", now: float | None = None)
     batches = {d: t["batch_size"] for d, t in plan.train.items()} if plan is not None else None
     eta = estimate(statuses, batches)
     head = [
-        f"{results} at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}",
+        _title(results, now),
         *textwrap.wrap(source or "plan: none (no config.yaml here): the runs found in it", WIDTH),
     ]
     summary = [part for line in summary_lines(statuses, eta) for part in textwrap.wrap(line, WIDTH)]
