@@ -255,25 +255,39 @@ def _add_figures(sub) -> None:
     )
     _root(x)
 
-    u = sub.add_parser("curves", help="training curves of one run from its history CSV")
-    u.add_argument("history", metavar="HISTORY.csv", type=Path)
-    _figure_out(u)
-    u.add_argument(
-        "--info",
-        type=Path,
-        default=None,
-        help="the run's _train.json (default: next to the history) for the kept epoch",
-    )
+    _from_file(sub, "curves", "training curves of one run from its history CSV", "HISTORY.csv")
+    _from_file(sub, "scatter", "our selected accuracy against the published one", "SUMMARY.csv")
 
-    s = sub.add_parser("scatter", help="our selected accuracy against the published one")
-    s.add_argument("summary", metavar="SUMMARY.csv", type=Path)
-    _figure_out(s)
-    s.add_argument(
+
+#: The option each figure drawn from one file takes besides its output.
+_FILE_FIGURE_OPTIONS = {
+    "curves": (
+        "--info",
+        dict(
+            type=Path,
+            default=None,
+            help="the run's _train.json (default: next to the history) for the kept epoch",
+        ),
+    ),
+    "scatter": (
         "--threshold",
-        type=float,
-        default=5.0,
-        help="name the datasets whose |ours - published| exceeds this many points (default 5)",
-    )
+        dict(
+            type=float,
+            default=5.0,
+            help="name the datasets whose |ours - published| exceeds this many points (default 5)",
+        ),
+    ),
+}
+
+
+def _from_file(sub, name: str, help: str, metavar: str) -> None:
+    """A figure drawn from one file: its path (named after ``metavar``), its output, and its
+    one option."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument(metavar.split(".")[0].lower(), metavar=metavar, type=Path)
+    _figure_out(p)
+    option, kwargs = _FILE_FIGURE_OPTIONS[name]
+    p.add_argument(option, **kwargs)
 
 
 def _add_status(sub) -> None:

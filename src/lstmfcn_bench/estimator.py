@@ -17,6 +17,7 @@ still be chosen (``KERAS_BACKEND``) after importing it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import numbers
 import tempfile
@@ -40,11 +41,23 @@ _FORMAT = 1
 _CHECKPOINT = "model.keras"
 
 
+def _signature_with(init, name: str, default, annotation, before: str) -> inspect.Signature:
+    """``init``'s signature with one more keyword-only parameter ``name`` before ``before``."""
+    signature = inspect.signature(init)
+    params = list(signature.parameters.values())
+    at = [p.name for p in params].index(before)
+    extra = inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+    return signature.replace(parameters=[*params[:at], extra, *params[at:]])
+
+
 class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
     """What both classifiers share; the model they train is :meth:`_model_name`'s."""
 
     def __init__(
         self,
+        *,
         cells: int = 8,
         epochs: int = PAPER_EPOCHS,
         batch_size: int = 128,
@@ -58,18 +71,8 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         tf32: bool = False,
         verbose: int = 0,
     ):
-        self.cells = cells
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.patience = patience
-        self.min_delta = min_delta
-        self.shuffle = shuffle
-        self.class_weight = class_weight
-        self.random_state = random_state
-        self.deterministic = deterministic
-        self.tf32 = tf32
-        self.verbose = verbose
+        # scikit-learn's contract: __init__ stores each parameter as given and nothing else.
+        vars(self).update((k, v) for k, v in locals().items() if k != "self")
 
     def _model_name(self) -> str:  # pragma: no cover - each subclass names its model
         raise NotImplementedError
@@ -322,37 +325,15 @@ class LSTMFCNClassifier(_LSTMFCNBase):
     ``n_iter_`` (epochs run) and ``train_info_`` (the run's ``_train.json`` record).
     """
 
-    def __init__(
-        self,
-        cells: int = 8,
-        epochs: int = PAPER_EPOCHS,
-        batch_size: int = 128,
-        learning_rate: float = 1e-3,
-        patience: int = 100,
-        min_delta: float = 1e-4,
-        shuffle: bool = True,
-        class_weight: str | None = "balanced",
-        gate: str = "hard_sigmoid",
-        random_state=None,
-        deterministic: bool = False,
-        tf32: bool = False,
-        verbose: int = 0,
-    ):
-        super().__init__(
-            cells=cells,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            patience=patience,
-            min_delta=min_delta,
-            shuffle=shuffle,
-            class_weight=class_weight,
-            random_state=random_state,
-            deterministic=deterministic,
-            tf32=tf32,
-            verbose=verbose,
-        )
+    def __init__(self, *, gate: str = "hard_sigmoid", **params):
+        super().__init__(**params)
         self.gate = gate
+
+    # scikit-learn reads an estimator's parameters from its __init__'s signature and refuses
+    # **kwargs, so the signature is declared: the base's parameters (their one home) and gate.
+    __init__.__signature__ = _signature_with(
+        _LSTMFCNBase.__init__, "gate", "hard_sigmoid", str, before="random_state"
+    )
 
     def _model_name(self) -> str:
         models = {"hard_sigmoid": "lstmfcn", "sigmoid": "lstmfcn_sigmoid"}
