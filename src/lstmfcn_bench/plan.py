@@ -16,11 +16,11 @@ from pathlib import Path
 import yaml
 
 from . import cost, settings
+from .baselines import BASELINES, is_baseline
 from .data import registry
 from .errors import ConfigError, LstmfcnError
 from .results.records import SETTING_AS_RECORDED, published_datasets
 from .results.weights import RELEASED_SEEDS, released_runs
-from .baselines import BASELINES, is_baseline
 from .runs import PAPER_MODELS, Run
 from .training.config import PAPER_CELLS, PAPER_EPOCHS, TrainConfig, protocol_differences
 
