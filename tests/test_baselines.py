@@ -20,7 +20,7 @@ from lstmfcn_bench.results.reference import bakeoff_table
 from lstmfcn_bench.results.render import headline_text
 from lstmfcn_bench.results.summary import summary
 from lstmfcn_bench.runs import Run, run_of, stem
-from lstmfcn_bench.training.baseline import build
+from lstmfcn_bench.training.baseline import build, load_baseline
 
 PREPARED = ["GunPoint"]
 CLI = [sys.executable, "-m", "lstmfcn_bench.cli"]
@@ -128,3 +128,12 @@ def test_minirocket_trains_and_evaluates_as_the_bake_off_reports(data_root, tmp_
         assert metrics["flags"] == [] and metrics["recalibrated"] is None
         assert sum(np.diag(metrics["confusion_matrix"])) == round(150 * row["accuracy"])
         assert abs(row["accuracy"] - reference) <= 0.01, (seed, row["accuracy"], reference)
+
+
+def test_a_missing_or_corrupt_baseline_file_is_one_clear_error(tmp_path):
+    with pytest.raises(LstmfcnError, match="no checkpoint at"):
+        load_baseline(tmp_path / "minirocket_s0.joblib")
+    corrupt = tmp_path / "minirocket_s1.joblib"
+    corrupt.write_bytes(b"\x80\x04not a pickle at all")
+    with pytest.raises(LstmfcnError, match="is not a baseline's joblib file"):
+        load_baseline(corrupt)

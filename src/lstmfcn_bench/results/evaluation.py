@@ -64,7 +64,11 @@ def evaluate(
     what it was trained on under ``trained_on``."""
     from .. import runtime
 
+    from ..training.baseline import load_baseline
+
     t0 = time.perf_counter()
+    baseline = Path(model_path).suffix == ".joblib"  # a model of another library
+    model = load_baseline(model_path) if baseline else load_checkpoint(model_path)
     info_path = Path(info_path) if info_path else beside_model(model_path, "info")
     history_path = beside_model(model_path, "history")
     released = None  # a released model's file, size and sha256, from its record
@@ -84,10 +88,10 @@ def evaluate(
             "on; pass --info, or --allow-other-data to evaluate it without that check"
         )
     trained_on = _trained_on(train_info, info_path, dataset, allow_other_data)
-    if Path(model_path).suffix == ".joblib":
-        pred, checks = _baseline_checks(model_path, dataset)
+    if baseline:
+        pred, checks = _baseline_checks(model, model_path, dataset)
     else:
-        pred, checks = _keras_checks(model_path, dataset, train_info, history_path)
+        pred, checks = _keras_checks(model, model_path, dataset, train_info, history_path)
     y = dataset.y_test
     K = dataset.n_classes
     confusion = np.zeros((K, K), dtype=np.int64)
@@ -127,11 +131,10 @@ def evaluate(
     }
 
 
-def _keras_checks(model_path: Path, dataset, train_info: dict, history_path: Path):
+def _keras_checks(model, model_path: Path, dataset, train_info: dict, history_path: Path):
     """A Keras model's test predictions, and what else evaluation checks of it: its accuracy
     on its training split in inference mode, the collapse flags and the BN-recalibrated
     variant (which changes the model's statistics, so it comes last)."""
-    model = load_checkpoint(model_path)
     check_model_fits(model, dataset, model_path)
     pred = predict_proba(model, dataset.X_test).argmax(axis=1)
     inference_train = _accuracy(model, dataset.X_train, dataset.y_train)
@@ -156,12 +159,11 @@ def _keras_checks(model_path: Path, dataset, train_info: dict, history_path: Pat
     return pred, checks
 
 
-def _baseline_checks(model_path: Path, dataset):
+def _baseline_checks(classifier, model_path: Path, dataset):
     """A baseline's test predictions; it has no training mode, BatchNorm or loss curve, so its
     training accuracy is its only check and it is never flagged or recalibrated."""
-    from ..training.baseline import load_baseline, series
+    from ..training.baseline import series
 
-    classifier = load_baseline(model_path)
     if getattr(classifier, "n_timepoints_", dataset.length) != dataset.length:
         raise LstmfcnError(
             f"{model_path} takes series of length {classifier.n_timepoints_}, "

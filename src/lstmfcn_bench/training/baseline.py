@@ -13,7 +13,7 @@ import numpy as np
 
 from ..atomic import atomic_target, atomic_write_text
 from ..baselines import BASELINES
-from ..errors import ConfigError
+from ..errors import ConfigError, LstmfcnError
 from ..runs import beside_model
 
 
@@ -87,7 +87,19 @@ def train_baseline(dataset, model: str, seed: int, model_path: Path, threads: in
 
 
 def load_baseline(model_path: Path):
-    """A baseline's fitted classifier from its joblib file."""
+    """A baseline's fitted classifier from its joblib file (a file of this package's own
+    workflow: joblib runs code from the file it loads)."""
     import joblib
 
-    return joblib.load(model_path)
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise LstmfcnError(f"no checkpoint at {model_path}")
+    try:
+        classifier = joblib.load(model_path)
+    except ImportError as e:
+        raise ConfigError(f"{model_path} needs a library that is not installed ({e})") from None
+    except Exception as e:  # a truncated or foreign file fails in many ways
+        raise LstmfcnError(f"{model_path} is not a baseline's joblib file ({e})") from None
+    if not hasattr(classifier, "predict"):
+        raise LstmfcnError(f"{model_path} holds no classifier ({type(classifier).__name__})")
+    return classifier
