@@ -16,7 +16,9 @@ ENV = ROOT / "envs" / "lstmfcn.yaml"
 def test_the_env_installs_the_package_and_nothing_beside_it():
     env = yaml.safe_load(ENV.read_text())
     pip = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
-    assert pip == [["-e ..[jax]"]], "the package (pyproject.toml) is the one list of dependencies"
+    assert pip == [["-e ..[jax,minirocket]"]], (
+        "the package (pyproject.toml) is the one list of dependencies"
+    )
     plain = {
         re.split(r"[<>=]", d, maxsplit=1)[0] for d in env["dependencies"] if isinstance(d, str)
     }

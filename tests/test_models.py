@@ -30,7 +30,7 @@ from lstmfcn_bench.models.attention import (
     attention_weights_and_context,
     to_numpy,
 )
-from lstmfcn_bench.runs import KERAS_NAME, MODELS
+from lstmfcn_bench.runs import KERAS_MODELS, KERAS_NAME
 
 T, K = 150, 2
 
@@ -197,7 +197,7 @@ def test_default_backend_is_tensorflow():
 
 
 @pytest.mark.parametrize("cells", [8, 64, 128])
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", KERAS_MODELS)
 def test_architecture_and_parameter_counts(name, cells):
     model = build_model(name, T, K, cells=cells)
     expected = expected_architecture(name == "alstmfcn", cells, shuffle=True)
@@ -207,7 +207,7 @@ def test_architecture_and_parameter_counts(name, cells):
     assert [t.name for t in model.inputs] == ["series"]
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", KERAS_MODELS)
 def test_architecture_without_shuffle(name):
     model = build_model(name, T, K, cells=8, shuffle=False)
     assert actual_architecture(model) == expected_architecture(name == "alstmfcn", 8, False)
@@ -309,7 +309,7 @@ def test_fused_batch_norm_is_keras_batch_norm():
 
 def test_outputs_are_probabilities():
     x = random_series(6, (1, T))
-    for name in MODELS:
+    for name in KERAS_MODELS:
         probabilities = predict(build_model(name, T, 3, cells=8), x)
         assert probabilities.shape == (6, 3)
         assert (probabilities >= 0).all()
@@ -333,7 +333,7 @@ def test_bad_arguments_raise_config_error(call, message):
         call()
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", KERAS_MODELS)
 def test_conv_features_and_head_split_the_logits(name):
     """Head rows: LSTM features first, conv features last; CAM's time-mean identity holds."""
     model = build_model(name, T, 3, cells=8)
@@ -419,7 +419,7 @@ def test_cell_and_layer_configs_round_trip():
 
 
 @pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "timesteps"])
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", KERAS_MODELS)
 def test_keras_file_round_trip(tmp_path, name, shuffle):
     length = T if shuffle else 20
     model = build_model(name, length, 3, cells=8, shuffle=shuffle)
@@ -433,7 +433,7 @@ def test_keras_file_round_trip(tmp_path, name, shuffle):
     np.testing.assert_array_equal(predict(loaded, x), predict(model, x))
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", KERAS_MODELS)
 def test_checkpoints_saved_before_the_package_layout_still_load(tmp_path, name):
     """Files saved when the custom layers lived in lstmfcn_bench.{batchnorm,attention} name
     those modules; the registered names still find the classes."""
@@ -508,7 +508,7 @@ def test_models_agree_on_the_jax_backend(tmp_path):
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     stems = [str(tmp_path / stem) for stem in cases]
     run = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT, ",".join(MODELS), *stems],
+        [sys.executable, "-c", JAX_SCRIPT, ",".join(KERAS_MODELS), *stems],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -517,7 +517,7 @@ def test_models_agree_on_the_jax_backend(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-4000:]
     params = json.loads(run.stdout.strip().splitlines()[-1])["params"]
-    for name in MODELS:
+    for name in KERAS_MODELS:
         for shuffle in (True, False):
             tf_model = build_model(name, T, 2, cells=8, shuffle=shuffle)
             assert params[f"{name}-{shuffle}"] == tf_model.count_params()

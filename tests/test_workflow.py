@@ -208,6 +208,38 @@ def test_end_to_end_outputs(tiny_run):
 
 
 @pytest.mark.slow
+def test_minirocket_joins_the_keras_runs_as_a_model_of_the_workflow(tiny_run, tmp_path):
+    """models: [..., minirocket] beside finished Keras runs trains and evaluates only its own
+    runs (one job each, no figures), and the table compares it with the bake-off."""
+    wd = shutil.copytree(tiny_run, tmp_path / "wd", symlinks=True)
+    cfg = str(write_config(wd, models=["lstmfcn", "alstmfcn", "minirocket"]))
+    out = snakemake(wd, "-n", "--configfile", cfg).stdout
+    assert jobs(out) == {
+        "train_baseline": 2, "evaluate": 2, "aggregate": 1, "scatter": 1, "all": 1
+    }  # fmt: skip
+    snakemake(wd, "--cores", "2", "--configfile", cfg)
+    for ds in ("ItalyPowerDemand", "GunPoint"):
+        for path in (
+            "models/{}/minirocket_s0.joblib",
+            "models/{}/minirocket_s0_train.json",
+            "logs/train/{}/minirocket_s0.log",
+            "benchmarks/train/{}/minirocket_s0.tsv",
+        ):
+            assert (wd / "results" / path.format(ds)).stat().st_size > 0, path
+        metrics = json.loads((wd / f"results/metrics/{ds}/minirocket_s0.json").read_text())
+        assert (metrics["model"], metrics["cells"]) == ("minirocket", 0)
+    summary = pd.read_csv(wd / "results/tables/summary.csv", index_col="dataset")
+    gp = summary.loc["GunPoint"]
+    assert gp["minirocket_diff"] == pytest.approx(
+        gp["minirocket_selected_mean"] - gp["MiniROCKET (bake-off)"]
+    )
+    stats = pd.read_csv(wd / "results/tables/stats.csv")
+    pair = stats[(stats["method"] == "LSTM-FCN (ours)") & (stats["other"] == "MiniRocket (ours)")]
+    assert len(pair) == 1 and int(pair["n_datasets"].iloc[0]) == 2
+    assert "Nothing to be done" in snakemake(wd, "-n", "--configfile", cfg).stdout
+
+
+@pytest.mark.slow
 def test_jobs_start_cheapest_dataset_first(tmp_path):
     """The config lists GunPoint first; ItalyPowerDemand costs less, so on one core its fetch,
     training and evaluation all run before GunPoint's (the rules' priority, Plan.priority)."""

@@ -111,6 +111,10 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     import dataclasses
 
+    from .baselines import is_baseline
+
+    if is_baseline(args.model):
+        return _train_baseline(args)
     from .training import TrainConfig
     from .training.console import console
     from .training.engines import train_runs, use_backend
@@ -162,6 +166,35 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(
             f"done: kept epoch {result.best_epoch} (train loss {result.best_loss:.5f}), "
             f"{result.epochs_run} epochs in {result.seconds:.1f}s -> {result.model_path}"
+        )
+
+
+def _train_baseline(args: argparse.Namespace) -> None:
+    """``lstmfcn train --model <baseline>``: one fit per seed (baselines.py); the paper's
+    training settings do not apply."""
+    from .data.dataset import load
+    from .runs import Run
+    from .training.baseline import build, train_baseline
+
+    if len(set(args.seed)) != len(args.seed):
+        raise ConfigError(f"--seed: each seed once, got {args.seed}")
+    _check_threads(args.threads)
+    check_writable(args.out, "--out", folder=True)
+    threads = args.threads or len(os.sched_getaffinity(0))
+    build(args.model, args.seed[0], threads)  # its library is there, before data is read
+    dataset = load(args.name, args.root)
+    for seed in args.seed:
+        out = args.out / Run(dataset.name, args.model, 0, seed).path("model", "").name
+        print(
+            f"training {args.model} (seed {seed}; the paper's epochs and cells do not apply) on "
+            f"{dataset.name}: {len(dataset.y_train)} series of length {dataset.length}, "
+            f"{dataset.n_classes} classes -> {out}",
+            flush=True,
+        )
+        info = train_baseline(dataset, args.model, seed, out, threads)
+        print(
+            f"done: training accuracy {info['train_accuracy']:.4f} in {info['seconds']:.1f}s "
+            f"-> {out}"
         )
 
 

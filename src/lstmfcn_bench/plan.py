@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import cost, settings
+from .baselines import BASELINES, is_baseline
 from .data import registry
 from .errors import ConfigError, LstmfcnError
 from .results.records import SETTING_AS_RECORDED, published_datasets
@@ -73,6 +74,7 @@ class Plan:
                 (d, m): Run(d, m, self.cells[0], self.seeds[0])
                 for d in self.datasets
                 for m in self.models
+                if not is_baseline(m)  # CAM and context are drawings of the Keras networks
             }
         first: dict[tuple[str, str], Run] = {}
         for run in self.runs:
@@ -85,6 +87,13 @@ class Plan:
             return (
                 f"the released models of {self.released_from} (the runs its table selects; "
                 "how each was trained is in its record), evaluated here; nothing was trained"
+            )
+        seeds = ", ".join(map(str, self.seeds))
+        if all(is_baseline(m) for m in self.models):
+            names = ", ".join(f"{m} ({BASELINES[m].library}'s defaults)" for m in self.models)
+            return (
+                f"not the paper's models: {names}, seeds {seeds} (the paper's epochs and cells "
+                "do not apply)"
             )
         paper, differences = asdict(TrainConfig()), set()
         for settings_ in self.train.values():
@@ -99,7 +108,7 @@ class Plan:
                 f"cells {'/'.join(map(str, self.cells))} only (the paper's choice among 8/64/128)"
             )
         epochs = "/".join(map(str, sorted({s["epochs"] for s in self.train.values()})))
-        runs = f"{epochs} epochs, cells {'/'.join(map(str, self.cells))}, seeds {', '.join(map(str, self.seeds))}"
+        runs = f"{epochs} epochs, cells {'/'.join(map(str, self.cells))}, seeds {seeds}"
         if not differences:
             return f"the paper's protocol ({runs})"
         return f"not the paper's protocol ({runs}: {'; '.join(sorted(differences))})"
@@ -114,7 +123,12 @@ class Plan:
             if self.config[key] != settings.default(key):
                 out.add(f"{key} {self.config[key]} (the paper's {settings.default(key)})")
         for model in self.models:
-            if model not in PAPER_MODELS:
+            if is_baseline(model):
+                out.add(
+                    f"model {model} ({BASELINES[model].library}'s defaults; the paper's epochs "
+                    "and cells do not apply to it)"
+                )
+            elif model not in PAPER_MODELS:
                 out.add(f"model {model} (not one of the paper's)")
         return out
 
@@ -246,6 +260,17 @@ def _datasets(names, where: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _runs(datasets, models, cells, seeds) -> list[Run]:
+    """Datasets × models × cells × seeds; a baseline's runs have cells 0 (it has no LSTM)."""
+    return [
+        Run(d, m, c, s)
+        for d in datasets
+        for m in models
+        for c in ([0] if is_baseline(m) else cells)
+        for s in seeds
+    ]
+
+
 def make_plan(config: dict) -> Plan:
     """Resolve presets and overrides into datasets × models × cells × seeds, or raise
     ConfigError naming the offending key. With `skip_published`, without the datasets whose
@@ -274,10 +299,12 @@ def make_plan(config: dict) -> Plan:
     cost_keywords = {
         "epochs": {d: t["epochs"] for d, t in train.items()},
         "batch": {d: t["batch_size"] for d, t in train.items()},
-        "runs": len(models) * len(cells) * len(seeds),
+        # A baseline costs next to nothing beside a Keras run; a plan of baselines only is
+        # still ordered by the datasets' sizes.
+        "runs": max(1, sum(not is_baseline(m) for m in models)) * len(cells) * len(seeds),
     }
     if config["skip_published"] is not None:  # what the committed records already hold
-        planned = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
+        planned = _runs(datasets, models, cells, seeds)
         try:
             done = published_datasets(planned, train, Path(config["skip_published"]))
         except LstmfcnError as e:
@@ -301,7 +328,7 @@ def make_plan(config: dict) -> Plan:
     cheapest_first = [e.name for e in cost.ordered(datasets, **cost_keywords)]
     start_order = {d: len(cheapest_first) - i for i, d in enumerate(cheapest_first)}
 
-    runs = [Run(d, m, c, s) for d in datasets for m in models for c in cells for s in seeds]
+    runs = _runs(datasets, models, cells, seeds)
     released_from = None
     if config["released"]:
         released_from = Path(config["records"]).expanduser()

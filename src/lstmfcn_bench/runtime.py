@@ -131,6 +131,11 @@ def device_description() -> str:
                 return f"GPU {torch.cuda.get_device_name(0)}"
     except Exception:  # a description must never fail a run
         pass
+    return cpu_description()
+
+
+def cpu_description() -> str:
+    """The CPU model and the cores this process may use."""
     return f"CPU {_cpu_model()} ({len(os.sched_getaffinity(0))} cores)"
 
 
@@ -150,10 +155,17 @@ def versions() -> dict[str, str]:
     import keras
 
     out = {"python": platform.python_version(), "keras": keras.__version__}
-    for dist in ("lstmfcn-bench", "numpy", "tensorflow", "tensorflow-cpu", "jax", "torch"):
+    out.update(installed("lstmfcn-bench", "numpy", "tensorflow", "tensorflow-cpu", "jax", "torch"))
+    out["backend"] = keras.backend.backend()
+    return out
+
+
+def installed(*dists: str) -> dict[str, str]:
+    """The installed version of each of ``dists`` that is installed."""
+    out = {}
+    for dist in dists:
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
-    out["backend"] = keras.backend.backend()
     return out
 
 

@@ -4,6 +4,7 @@
 import shlex
 
 from lstmfcn_bench import runs
+from lstmfcn_bench.baselines import BASELINES, is_baseline
 from lstmfcn_bench.data.dataset import DATA_FILE, META_FILE
 from lstmfcn_bench.errors import ConfigError
 from lstmfcn_bench.plan import make_plan
@@ -52,8 +53,10 @@ def every_train_benchmark():
     if not TRAINS_GROUPS:
         return every_run("train_benchmark")
     pattern = runs.group_pattern("train_benchmark", PLAN.seeds)
-    groups = dict.fromkeys((r.dataset, r.model, r.cells) for r in PLAN.runs)
-    return [pattern.format(dataset=d, model=m, cells=c) for d, m, c in groups]
+    groups = dict.fromkeys((r.dataset, r.model, r.cells) for r in PLAN.runs if not is_baseline(r.model))
+    # A baseline trains one run per job on any engine.
+    alone = [str(r.path("train_benchmark")) for r in PLAN.runs if is_baseline(r.model)]
+    return [*(pattern.format(dataset=d, model=m, cells=c) for d, m, c in groups), *alone]
 
 
 def get_final_outputs():
@@ -70,15 +73,27 @@ def get_final_outputs():
             if m in runs.ATTENTION_MODELS
         ),
         # A released run's curves would come from its thinned history: not drawn.
-        *(every_run("curves") if PLAN.released_from is None else []),
+        *(
+            str(r.path("curves"))
+            for r in PLAN.runs
+            if PLAN.released_from is None and not is_baseline(r.model)
+        ),
     ]
 
 
+def stem_run(wildcards):
+    """The run a job's {dataset} and {stem} wildcards name."""
+    return runs.run_of(f"{wildcards.dataset}/{wildcards.stem}")
+
+
 def get_evaluated_file(kind):
-    """What evaluate reads of a run: its trained file, or a released run's (Plan.evaluated_file)."""
+    """What evaluate reads of a run: its trained file, or a released run's (Plan.evaluated_file);
+    a baseline has no history."""
 
     def files(wildcards):
-        run = runs.Run(wildcards.dataset, wildcards.model, int(wildcards.cells), int(wildcards.seed))
+        run = stem_run(wildcards)
+        if kind == "history" and is_baseline(run.model):
+            return []
         return str(PLAN.evaluated_file(run, kind))
 
     return files
@@ -129,7 +144,7 @@ def get_train_setting(key):
 
 def get_priority(wildcards):
     """Cheapest datasets first (lstmfcn_bench.plan.Plan.priority): fetch, train, evaluate."""
-    seed = getattr(wildcards, "seed", None)
+    seed = stem_run(wildcards).seed if "stem" in wildcards.keys() else getattr(wildcards, "seed", None)
     return PLAN.priority(wildcards.dataset, None if seed is None else int(seed))
 
 

@@ -1,16 +1,18 @@
 # lstmfcn evaluate -> lstmfcn_bench.results.evaluation (test metrics of one kept checkpoint)
 rule evaluate:
+    wildcard_constraints:
+        stem=runs.STEM_WILDCARD,
     input:
         model=get_evaluated_file("model"),
         info=get_evaluated_file("info"),
         history=get_evaluated_file("history"),  # its first epoch's loss, for the collapse flags
         data=get_dataset_files,
     output:
-        run_file("metrics"),
+        runs.stem_pattern("metrics"),
     log:
-        run_file("evaluate_log"),
+        runs.stem_pattern("evaluate_log"),
     benchmark:
-        run_file("evaluate_benchmark")
+        runs.stem_pattern("evaluate_benchmark")
     params:
         root=lambda wildcards, input: data_root(input.data),
     conda:

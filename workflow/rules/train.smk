@@ -77,3 +77,32 @@ else:
           "--patience {params.patience} --checkpoint-every {params.checkpoint_every} "
           "{params.shuffle} {params.tf32} --threads {threads} --log-every 10 "
           "--root {params.root:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+# lstmfcn train --model <baseline> -> lstmfcn_bench.training.baseline (a model of another
+# library, lstmfcn_bench/baselines.py): one fit per run, CPU only, on any engine.
+rule train_baseline:
+    wildcard_constraints:
+        model="|".join(BASELINES),
+    input:
+        data=get_dataset_files,
+    output:
+        model=runs.pattern("baseline_model", baseline=True),
+        info=runs.pattern("info", baseline=True),
+    log:
+        runs.pattern("train_log", baseline=True),
+    benchmark:
+        runs.pattern("train_benchmark", baseline=True)
+    params:
+        root=lambda wildcards, input: data_root(input.data),
+        out=lambda wildcards, output: os.path.dirname(output.model),
+    conda:
+        "../../envs/lstmfcn.yaml"
+    priority: get_priority
+    threads: PLAN.config["threads"]
+    resources:
+        mem_mb=PLAN.config["mem_mb"],
+        runtime=PLAN.config["runtime_min"],
+    shell:
+        "lstmfcn train {wildcards.dataset} --model {wildcards.model} --seed {wildcards.seed} "
+        "--threads {threads} --root {params.root:q} --out {params.out:q} > {log:q} 2>&1"

@@ -64,8 +64,11 @@ def evaluate(
     what it was trained on under ``trained_on``."""
     from .. import runtime
 
+    from ..training.baseline import load_baseline
+
     t0 = time.perf_counter()
-    model = load_checkpoint(model_path)
+    baseline = Path(model_path).suffix == ".joblib"  # a model of another library
+    model = load_baseline(model_path) if baseline else load_checkpoint(model_path)
     info_path = Path(info_path) if info_path else beside_model(model_path, "info")
     history_path = beside_model(model_path, "history")
     released = None  # a released model's file, size and sha256, from its record
@@ -85,8 +88,10 @@ def evaluate(
             "on; pass --info, or --allow-other-data to evaluate it without that check"
         )
     trained_on = _trained_on(train_info, info_path, dataset, allow_other_data)
-    check_model_fits(model, dataset, model_path)
-    pred = predict_proba(model, dataset.X_test).argmax(axis=1)
+    if baseline:
+        pred, checks = _baseline_checks(model, model_path, dataset)
+    else:
+        pred, checks = _keras_checks(model, model_path, dataset, train_info, history_path)
     y = dataset.y_test
     K = dataset.n_classes
     confusion = np.zeros((K, K), dtype=np.int64)
@@ -97,20 +102,6 @@ def evaluate(
         for k, cls in enumerate(dataset.classes)
     }
     config = train_info.get("config", {})
-    inference_train = _accuracy(model, dataset.X_train, dataset.y_train)
-    flags = collapse_flags(
-        train_info.get("train_accuracy"),
-        inference_train,
-        _first_loss(history_path),
-        train_info.get("train_loss"),
-        np.bincount(dataset.y_train).max() / len(dataset.y_train),
-    )
-    variance_ratios = recalibrate(model, model_series_input(model, dataset.X_train))
-    recalibrated = {
-        "test_accuracy": _accuracy(model, dataset.X_test, y),
-        "train_accuracy_inference": _accuracy(model, dataset.X_train, dataset.y_train),
-        "moving_variance_ratio": variance_ratios,  # per BN layer: old / exact, median
-    }
     return {
         "dataset": dataset.name,
         "model": config.get("model"),
@@ -123,9 +114,7 @@ def evaluate(
         "classes": dataset.classes,
         "train_loss": train_info.get("train_loss"),
         "train_accuracy": train_info.get("train_accuracy"),
-        "train_accuracy_inference": inference_train,
-        "flags": flags,
-        "recalibrated": recalibrated,
+        **checks,  # train_accuracy_inference, flags, recalibrated
         "best_epoch": train_info.get("best_epoch"),
         "epochs_run": train_info.get("epochs_run"),
         "train_seconds": train_info.get("seconds"),
@@ -140,6 +129,49 @@ def evaluate(
         "train_config": config,
         "released": released,
     }
+
+
+def _keras_checks(model, model_path: Path, dataset, train_info: dict, history_path: Path):
+    """A Keras model's test predictions, and what else evaluation checks of it: its accuracy
+    on its training split in inference mode, the collapse flags and the BN-recalibrated
+    variant (which changes the model's statistics, so it comes last)."""
+    check_model_fits(model, dataset, model_path)
+    pred = predict_proba(model, dataset.X_test).argmax(axis=1)
+    inference_train = _accuracy(model, dataset.X_train, dataset.y_train)
+    flags = collapse_flags(
+        train_info.get("train_accuracy"),
+        inference_train,
+        _first_loss(history_path),
+        train_info.get("train_loss"),
+        np.bincount(dataset.y_train).max() / len(dataset.y_train),
+    )
+    variance_ratios = recalibrate(model, model_series_input(model, dataset.X_train))
+    recalibrated = {
+        "test_accuracy": _accuracy(model, dataset.X_test, dataset.y_test),
+        "train_accuracy_inference": _accuracy(model, dataset.X_train, dataset.y_train),
+        "moving_variance_ratio": variance_ratios,  # per BN layer: old / exact, median
+    }
+    checks = {
+        "train_accuracy_inference": inference_train,
+        "flags": flags,
+        "recalibrated": recalibrated,
+    }
+    return pred, checks
+
+
+def _baseline_checks(classifier, model_path: Path, dataset):
+    """A baseline's test predictions; it has no training mode, BatchNorm or loss curve, so its
+    training accuracy is its only check and it is never flagged or recalibrated."""
+    from ..training.baseline import series
+
+    if getattr(classifier, "n_timepoints_", dataset.length) != dataset.length:
+        raise LstmfcnError(
+            f"{model_path} takes series of length {classifier.n_timepoints_}, "
+            f"{dataset.name}'s are {dataset.length}"
+        )
+    pred = np.asarray(classifier.predict(series(dataset.X_test)))
+    train = float((classifier.predict(series(dataset.X_train)) == dataset.y_train).mean())
+    return pred, {"train_accuracy_inference": train, "flags": [], "recalibrated": None}
 
 
 def _accuracy(model, X, y) -> float:

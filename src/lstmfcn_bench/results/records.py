@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..data.registry import canonical_name
 from ..errors import LstmfcnError, UnknownDatasetError
+from ..baselines import is_baseline
 from ..runs import MODELS, STEM, Run, run_of
 from ..training.config import protocol_differences
 
@@ -86,14 +87,17 @@ def check_metric(metric: object, source: str) -> dict:
         bad.append("dataset (a non-empty name)")
     if metric["model"] not in MODELS:
         bad.append(f"model (one of {', '.join(MODELS)}, got {metric['model']!r})")
-    if not _is_int(metric["cells"]) or metric["cells"] < 1:
+    baseline = is_baseline(metric["model"])
+    if baseline and metric["cells"] != 0:
+        bad.append(f"cells (0 for {metric['model']}, which has no LSTM; got {metric['cells']!r})")
+    elif not baseline and (not _is_int(metric["cells"]) or metric["cells"] < 1):
         bad.append(f"cells (a positive integer, got {metric['cells']!r})")
     if not _is_int(metric["seed"]):
         bad.append(f"seed (an integer, got {metric['seed']!r})")
     acc = metric["test_accuracy"]
     if not _is_real(acc) or not 0.0 <= float(acc) <= 1.0:
         bad.append(f"test_accuracy (a number in [0, 1], got {acc!r})")
-    if not _is_real(metric["train_loss"]):
+    if not _is_real(metric["train_loss"]) and not (baseline and metric["train_loss"] is None):
         bad.append(f"train_loss (a finite number, got {metric['train_loss']!r})")
     if bad:
         raise LstmfcnError(f"{source}: bad value for {'; '.join(bad)}")
@@ -104,7 +108,7 @@ def check_metric(metric: object, source: str) -> dict:
     row = {k: metric[k] for k in REQUIRED_KEYS}
     row["dataset"] = dataset
     row["accuracy"] = float(row.pop("test_accuracy"))
-    row["train_loss"] = float(row["train_loss"])
+    row["train_loss"] = float("nan") if baseline else float(row["train_loss"])
     row["cells"] = int(row["cells"])
     row["seed"] = int(row["seed"])
     flags = metric.get("flags")
@@ -113,7 +117,12 @@ def check_metric(metric: object, source: str) -> dict:
         train_accuracy_inference=metric.get("train_accuracy_inference"),
         flags="+".join(flags) if flags else "",
         recalibrated_accuracy=(metric.get("recalibrated") or {}).get("test_accuracy"),
-        protocol="; ".join(protocol_differences(config)) if config else "not recorded",
+        # A baseline runs its library's defaults: the paper's protocol does not apply to it.
+        protocol=""
+        if baseline
+        else "; ".join(protocol_differences(config))
+        if config
+        else "not recorded",
         released=bool(metric.get("released")),
     )
     return row

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..data.registry import canonical_name
 from ..errors import LstmfcnError
+from ..baselines import BASELINES
 from ..runs import PAPER_MODELS, PUBLISHED_AS
 
 
@@ -80,3 +81,14 @@ def bakeoff_table() -> pd.DataFrame:
 def bakeoff_methods() -> list[str]:
     """Accuracy columns of the bake-off table, in its order."""
     return list(_bakeoff().columns)
+
+
+def reference_table() -> pd.DataFrame:
+    """:func:`published_table`, with each baseline's bake-off column as ``PUBLISHED_AS`` names
+    it (``MiniROCKET (bake-off)``): every column a model of the table is compared with."""
+    out = published_table()
+    bake = bakeoff_table()
+    for name, baseline in BASELINES.items():
+        if baseline.bakeoff:
+            out[PUBLISHED_AS[name]] = bake[baseline.bakeoff].reindex(out.index)
+    return out

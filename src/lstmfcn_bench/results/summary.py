@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..baselines import is_baseline
 from ..errors import LstmfcnError
 from ..runs import DISPLAY, MODELS, PUBLISHED_AS
 from ..training.config import PAPER_CELLS
-from .reference import published_methods, published_table
+from .reference import published_methods, reference_table
 
 #: |selected − published| at or below this (accuracy units) counts as "reproduced".
 WITHIN = 0.015
@@ -62,14 +63,14 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
     """
     if long.empty:
         raise LstmfcnError("no runs to summarise (no metrics files?)")
-    pub = published_table()
+    pub = reference_table()
     datasets = sorted(long["dataset"].unique())
     models = [m for m in MODELS if m in set(long["model"])]
     selected = select_runs(long)
     out = pd.DataFrame(index=pd.Index(datasets, name="dataset"))
     for model in models:
         runs = long[long["model"] == model]
-        for cells in sorted(runs["cells"].unique()):
+        for cells in [] if is_baseline(model) else sorted(runs["cells"].unique()):
             grp = runs[runs["cells"] == cells].groupby("dataset")["accuracy"]
             out[f"{model}_c{cells}_mean"] = grp.mean()
             out[f"{model}_c{cells}_std"] = grp.agg(lambda a: _std(a.to_numpy()))
@@ -79,6 +80,8 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
         cells_str = sel["cells"].agg(lambda c: "/".join(str(int(x)) for x in c))
         out[f"{model}_selected_cells"] = cells_str.astype(object).reindex(out.index)
         published = pub[PUBLISHED_AS[model]].reindex(out.index)
+        if is_baseline(model):  # its reference is not a column of the paper's table
+            out[PUBLISHED_AS[model]] = published
         out[f"{model}_diff"] = out[f"{model}_selected_mean"] - published
         flagged = selected[(selected["model"] == model) & (selected["flags"] != "")]
         out[f"{model}_flagged"] = (
@@ -107,6 +110,8 @@ def _dataset_protocol(runs: pd.DataFrame) -> str:
     among every cells count); else how they depart from it."""
     parts = sorted({p for text in runs["protocol"] for p in text.split("; ") if p})
     for model, g in runs.groupby("model"):
+        if is_baseline(model):  # no cells; its library's defaults (records.check_metric)
+            continue
         cells = sorted(set(g["cells"]))
         if not g["released"].all() and not set(PAPER_CELLS) <= set(cells):
             trained = "/".join(map(str, cells))
