@@ -236,9 +236,9 @@ def runs(cluster, tmp_path_factory):
                 p.wait(timeout=60)
     submitted = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", slurm_out)
     jobs = {slurm_id: scontrol_job(slurm_id) for _, slurm_id in submitted}
-    threads = job_threads(slurm_out)
-    for smk_id, slurm_id in submitted:
-        jobs[slurm_id]["snakemake_threads"] = threads[smk_id]
+    threads = rule_threads()
+    for info in jobs.values():
+        info["snakemake_threads"] = threads[rule_of(info)]
     print(
         f"\nSLURM run + local run: {time.monotonic() - t0:.0f}s; cancelled SLURM job "
         f"{cancelled['jobid']} after epoch {cancelled['epoch_logged']}"
@@ -266,14 +266,20 @@ def job_stats(out: str) -> dict[str, int]:
     }
 
 
-def job_threads(out: str) -> dict[str, int]:
-    """Snakemake job id -> its threads, from the job blocks it prints (no line: 1 thread)."""
-    threads = {}
-    for m in re.finditer(r"^(?:local)?rule \w+:\n((?:[ \t]+.*\n)+)", out, re.M):
-        jobid = re.search(r"^\s+jobid: (\d+)$", m[1], re.M)
-        n = re.search(r"^\s+threads: (\d+)$", m[1], re.M)
-        if jobid:
-            threads[jobid[1]] = int(n[1]) if n else 1
+def rule_threads() -> dict[str, int]:
+    """Each rule's threads as its rule file declares them for the tiny config: the config's
+    `threads` for the training rules, a number as written, else Snakemake's default of 1. (Read
+    from the rules, not from Snakemake's log: the SLURM plugin prints job blocks only in some
+    versions.)"""
+    threads, rule = {}, None
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for line in smk.read_text().splitlines():
+            if m := re.match(r"\s*rule (\w+):", line):
+                rule = m[1]
+                threads[rule] = 1  # until its threads: line, if any
+            elif rule and (m := re.match(r"\s+threads: (.+)$", line)):
+                value = m[1].strip()
+                threads[rule] = TINY["threads"] if value == 'PLAN.config["threads"]' else int(value)
     return threads
 
 
