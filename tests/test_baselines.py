@@ -3,6 +3,7 @@ and tabled as the Keras models are, and compared with the 2023 bake-off's publis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -13,12 +14,16 @@ import pandas as pd
 import pytest
 
 from lstmfcn_bench import baselines
+from lstmfcn_bench.cli import main
 from lstmfcn_bench.errors import ConfigError, LstmfcnError
 from lstmfcn_bench.plan import make_plan
-from lstmfcn_bench.results.records import REQUIRED_KEYS, check_metric
+from lstmfcn_bench.results import readme_block
+from lstmfcn_bench.results.publish import publish
+from lstmfcn_bench.results.records import REQUIRED_KEYS, check_metric, published_datasets
 from lstmfcn_bench.results.reference import bakeoff_table
-from lstmfcn_bench.results.render import headline_text
+from lstmfcn_bench.results.render import headline_text, render_html, seeds_text
 from lstmfcn_bench.results.summary import summary
+from lstmfcn_bench.results.today import compare_today
 from lstmfcn_bench.runs import Run, run_of, stem
 from lstmfcn_bench.training.baseline import build, load_baseline
 
@@ -96,11 +101,12 @@ def test_a_missing_library_is_one_clear_error(monkeypatch):
         build("minirocket", 0, 1)
 
 
-@pytest.mark.slow
-def test_minirocket_trains_and_evaluates_as_the_bake_off_reports(data_root, tmp_path):
-    """Two seeds on GunPoint: its saved classifier, its _train.json, and metrics from the one
-    evaluation code, within a point of the bake-off's MiniROCKET on the same split."""
-    out = tmp_path / "models" / "GunPoint"
+@pytest.fixture(scope="module")
+def minirocket_results(data_root, tmp_path_factory) -> Path:
+    """A results tree with two real MiniRocket runs on GunPoint (seeds 0, 1): trained and
+    evaluated by the CLI, laid out as the workflow lays them out."""
+    results = tmp_path_factory.mktemp("results")
+    out = results / "models" / "GunPoint"
     done = subprocess.run(
         [*CLI, "train", "GunPoint", "--model", "minirocket", "--seed", "0", "1",
          "--threads", "1", "--root", str(data_root), "--out", str(out)],
@@ -108,6 +114,22 @@ def test_minirocket_trains_and_evaluates_as_the_bake_off_reports(data_root, tmp_
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "the paper's epochs and cells do not apply" in done.stdout
+    for seed in (0, 1):
+        done = subprocess.run(
+            [*CLI, "evaluate", str(out / f"minirocket_s{seed}.joblib"), "--dataset", "GunPoint",
+             "--root", str(data_root), "--threads", "1",
+             "--out", str(Run("GunPoint", "minirocket", 0, seed).path("metrics", results))],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    return results
+
+
+@pytest.mark.slow
+def test_minirocket_trains_and_evaluates_as_the_bake_off_reports(minirocket_results):
+    """Two seeds on GunPoint: its saved classifier, its _train.json, and metrics from the one
+    evaluation code, within a point of the bake-off's MiniROCKET on the same split."""
+    out = minirocket_results / "models" / "GunPoint"
     info = json.loads((out / "minirocket_s1_train.json").read_text())
     assert info["config"]["seed"] == 1 and info["config"]["cells"] == 0
     assert info["config"]["hyperparameters"]["n_kernels"] == 10_000
@@ -115,19 +137,119 @@ def test_minirocket_trains_and_evaluates_as_the_bake_off_reports(data_root, tmp_
     assert "aeon" in info["versions"] and info["train_accuracy"] == 1.0
     reference = float(bakeoff_table().loc["GunPoint", "MiniROCKET"])
     for seed in (0, 1):
-        metrics_path = tmp_path / f"minirocket_s{seed}.json"
-        done = subprocess.run(
-            [*CLI, "evaluate", str(out / f"minirocket_s{seed}.joblib"), "--dataset", "GunPoint",
-             "--root", str(data_root), "--threads", "1", "--out", str(metrics_path)],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        metrics_path = Run("GunPoint", "minirocket", 0, seed).path("metrics", minirocket_results)
         metrics = json.loads(metrics_path.read_text())
         row = check_metric(metrics, str(metrics_path))
         assert (row["model"], row["cells"], row["seed"]) == ("minirocket", 0, seed)
         assert metrics["flags"] == [] and metrics["recalibrated"] is None
         assert sum(np.diag(metrics["confusion_matrix"])) == round(150 * row["accuracy"])
         assert abs(row["accuracy"] - reference) <= 0.01, (seed, row["accuracy"], reference)
+
+
+@pytest.mark.slow
+def test_minirocket_runs_are_published_and_tabled_beside_the_reproduction(
+    minirocket_results, tmp_path
+):
+    """Published as the Keras runs are (all or nothing, under the lock), but with no history
+    and no released file: the record names the joblib file's sha256 and aeon's defaults."""
+    to = tmp_path / "reproduction"
+    (to / "runs").mkdir(parents=True)
+    outcome = publish(minirocket_results, to)
+    assert sorted(outcome["added"]) == ["GunPoint/minirocket_s0", "GunPoint/minirocket_s1"]
+    assert outcome["waiting"] == []  # a baseline's seed needs no other cells
+    folder = to / "runs" / "GunPoint"
+    assert sorted(p.name for p in folder.iterdir()) == ["minirocket_s0.json", "minirocket_s1.json"]
+    assert not (to / "weights").exists()  # a baseline retrains in seconds: nothing released
+    record = json.loads((folder / "minirocket_s0.json").read_text())
+    model = Run("GunPoint", "minirocket", 0, 0).path("model", minirocket_results)
+    assert record["kept_model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert "kept_weights_sha256" not in record
+    prov = record["provenance"]
+    assert prov["paper_protocol"] is None and prov["protocol_differences"] == []
+    assert prov["protocol"]["n_kernels"] == 10_000 and prov["engine"] == "aeon"
+    assert publish(minirocket_results, to)["unchanged"] == outcome["added"]  # a rerun of publish
+
+    plan_runs = [Run("GunPoint", "minirocket", 0, s) for s in (0, 1)]
+    train = {"GunPoint": {"epochs": 2000, "batch_size": 128, "patience": 100, "shuffle": True}}
+    assert published_datasets(plan_runs, train, to) == {"GunPoint"}  # no epochs to match
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{readme_block.BEGIN}\nold\n{readme_block.END}\n")
+    assert main(["aggregate", str(to), "--readme", str(readme)]) == 0
+    summ = pd.read_csv(to / "table" / "summary.csv", index_col="dataset")
+    assert summ.loc["GunPoint", "minirocket_n_seeds"] == 2
+    assert summ.loc["GunPoint", "n_seeds"] == 2  # only a baseline here: its seeds are the table's
+    said = "MiniRocket (aeon's defaults, trained here on the same data): 1 dataset (2 seeds on 1)"
+    assert said in readme.read_text()
+
+
+def _baseline_rows(accuracies: dict[str, list[float]], n_test: int = 50) -> list[dict]:
+    rows = []
+    for dataset, values in accuracies.items():
+        for seed, acc in enumerate(values):
+            metric = _metric(dataset, "minirocket", 0, seed, acc, None)
+            rows.append(check_metric({**metric, "n_test": n_test}, "m.json"))
+    return rows
+
+
+def test_a_bake_off_value_outside_the_seed_spread_is_flagged():
+    """Outside means beyond our seeds' lowest or highest accuracy by more than one test series
+    (the bake-off ran one seed of its own; one series is the split's resolution)."""
+    bake = bakeoff_table()["MiniROCKET"]
+    one = 1 / 50
+    b = {d: float(bake[d]) for d in ("GunPoint", "Coffee", "ArrowHead", "ECG200")}
+    rows = _baseline_rows(
+        {
+            "GunPoint": [b["GunPoint"] - 0.005, b["GunPoint"] + 0.005],  # inside the range
+            "Coffee": [b["Coffee"] - one, b["Coffee"] - one],  # one series below: explained
+            "ArrowHead": [b["ArrowHead"] - 2 * one, b["ArrowHead"] - 3 * one],  # two below
+            "ECG200": [b["ECG200"] + 2.5 * one],  # one seed, 2.5 series above
+        }
+    )
+    summ = summary(pd.DataFrame(rows))
+    assert summ["minirocket_outside_seeds"].to_dict() == {
+        "ArrowHead": True, "Coffee": False, "ECG200": True, "GunPoint": False,
+    }  # fmt: skip
+    text = headline_text(summ)
+    assert "the bake-off outside our seeds' spread on 2 dataset(s) (ArrowHead, ECG200)" in text
+    html = render_html(summ)
+    assert html.count(">outside seeds<") == 2
+
+
+def test_seeds_are_counted_per_reproduced_model_and_per_baseline():
+    """A baseline on more datasets and seeds than LSTM-FCN does not change LSTM-FCN's count."""
+    rows = _baseline_rows({"GunPoint": [0.99] * 3, "Coffee": [1.0] * 3, "ECG200": [0.9] * 3})
+    rows += [
+        check_metric(_metric(d, "lstmfcn", c, 0, 0.97, 0.01 * c), "m.json")
+        for d in ("GunPoint", "Coffee")
+        for c in (8, 64, 128)
+    ]
+    summ = summary(pd.DataFrame(rows))
+    assert summ["n_seeds"].to_dict() == {"Coffee": 1, "ECG200": 0, "GunPoint": 1}
+    assert summ["minirocket_n_seeds"].to_dict() == {"Coffee": 3, "ECG200": 3, "GunPoint": 3}
+    assert seeds_text(summ) == "2 datasets (1 seed on 2); MiniRocket: 3 datasets (3 seeds on 3)."
+    rows_html = render_html(summ).split("<tbody>", 1)[1]
+    assert '<td class="name">ECG200</td><td class="num">—</td>' in rows_html
+    today = compare_today(summ)  # the reproduction's datasets, with MiniRocket (ours) beside
+    assert list(today.accuracy.index) == ["Coffee", "GunPoint"]
+    assert "MiniRocket (ours)" in today.accuracy.columns and "ECG200" not in today.left_out
+
+
+def test_a_local_source_narrows_a_preset_to_the_datasets_it_holds(tmp_path):
+    source = tmp_path / "ucr"
+    for name in ("GunPoint", "Coffee"):
+        (source / name).mkdir(parents=True)
+        for split in ("TRAIN", "TEST"):
+            (source / name / f"{name}_{split}.tsv").write_text("1\t0.1\t0.2\n")
+    plan = make_plan({"preset": "ucr85", "models": ["minirocket"], "source": str(source)})
+    assert sorted(plan.datasets) == ["Coffee", "GunPoint"]
+    assert plan.source_note().startswith(
+        f"source {source} holds 2 of the ucr85 preset's 85 datasets; not planned: Adiac,"
+    )
+    named = make_plan({"preset": "ucr85", "datasets": ["FaceFour"], "source": str(source)})
+    assert named.datasets == ["FaceFour"] and named.source_note() is None  # a name is kept
+    with pytest.raises(ConfigError, match="holds none of the ucr85 datasets"):
+        make_plan({"preset": "ucr85", "source": str(tmp_path)})
 
 
 def test_a_missing_or_corrupt_baseline_file_is_one_clear_error(tmp_path):

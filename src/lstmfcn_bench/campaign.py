@@ -30,7 +30,7 @@ import yaml
 
 from . import cost
 from .aggregate import build_table
-from .errors import ConfigError, LstmfcnError
+from .errors import LstmfcnError
 from .plan import make_plan, parse_words
 from .results.publish import publish
 from .results.readme_block import status_block, write_readme_block
@@ -49,13 +49,6 @@ def campaign_config(args: argparse.Namespace, snapshot: Path) -> dict:
     config.update(parse_words(args.config))
     if args.hours is not None:
         config["budget_hours"] = args.hours
-    source = Path(str(config["source"])).expanduser()
-    if not config.get("datasets") and source.is_dir():  # a local folder: plan those it has
-        names = make_plan({"preset": config["preset"]}).datasets
-        present = cost.available(names, source)
-        config["datasets"] = [d for d in names if present[d]]
-        if not config["datasets"]:
-            raise ConfigError(f"source {source} holds none of the {config['preset']} datasets")
     return config
 
 

@@ -207,11 +207,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from . import runtime
     from .data.dataset import load
     from .results.evaluation import evaluate, write_metrics
+    from .runs import is_baseline_file
 
     _check_threads(args.threads)
     check_writable(args.out, "--out", folder=False)
     dataset = load(args.dataset, args.root)
-    runtime.configure(args.threads)  # full fp32 on GPUs, the job's share of the CPUs
+    if not is_baseline_file(args.model_path):  # a baseline needs no Keras (seconds of start-up)
+        runtime.configure(args.threads)  # full fp32 on GPUs, the job's share of the CPUs
     metrics = evaluate(args.model_path, dataset, args.info, args.allow_other_data)
     write_metrics(metrics, args.out)
     print(

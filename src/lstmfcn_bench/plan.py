@@ -55,6 +55,8 @@ class Plan:
     start_order: dict[str, int] = field(default_factory=dict)
     # `released: true`: the runs are the released models of this records folder, not trained.
     released_from: Path | None = None
+    # The preset's datasets that a local-folder source does not hold: left out of the plan.
+    not_in_source: list[str] = field(default_factory=list)
 
     def priority(self, dataset: str, seed: int | None = None) -> float:
         """Snakemake priority of a job of `dataset` (higher starts first): the dataset's cost
@@ -65,6 +67,17 @@ class Plan:
         if seed not in self.seeds:
             return rank
         return rank + (len(self.seeds) - 1 - self.seeds.index(seed)) / len(self.seeds)
+
+    def source_note(self) -> str | None:
+        """One line on the preset's datasets the local source does not hold, if any."""
+        if not self.not_in_source:
+            return None
+        missing = self.not_in_source
+        return (
+            f"source {self.config['source']} holds {len(self.datasets)} of the "
+            f"{self.config['preset']} preset's {len(self.datasets) + len(missing)} datasets; "
+            f"not planned: {', '.join(missing)}"
+        )
 
     def figure_runs(self) -> dict[tuple[str, str], Run]:
         """(dataset, model) -> the run whose model its CAM and context figures draw: the first
@@ -260,6 +273,10 @@ def _datasets(names, where: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _local_folder(source) -> bool:
+    return source is not None and Path(str(source)).expanduser().is_dir()
+
+
 def _runs(datasets, models, cells, seeds) -> list[Run]:
     """Datasets × models × cells × seeds; a baseline's runs have cells 0 (it has no LSTM)."""
     return [
@@ -287,6 +304,18 @@ def make_plan(config: dict) -> Plan:
         return preset[key] if config[key] is None else config[key]
 
     datasets = _datasets(config["datasets"] or registry.preset(config["preset"]), "datasets")
+    not_in_source = []
+    if config["datasets"] is None and _local_folder(config["source"]):
+        # A local folder may hold only some of a preset's datasets: plan those it holds (a
+        # list given by name is planned whole, and a missing dataset stops its fetch job).
+        present = cost.available(datasets, config["source"])
+        not_in_source = [d for d in datasets if not present[d]]
+        datasets = [d for d in datasets if present[d]]
+        if not datasets:
+            raise ConfigError(
+                f"config key 'source': {config['source']} holds none of the "
+                f"{config['preset']} datasets"
+            )
     models = list(dict.fromkeys(config["models"]))
     cells, seeds = pick("cells"), pick("seeds")
     base = {key: pick(key) if key in preset else config[key] for key in TRAIN_KEYS}
@@ -317,10 +346,9 @@ def make_plan(config: dict) -> Plan:
                 "planned run: nothing left to train"
             )
     if config["budget_hours"] is not None:  # the cheapest that fit, cheapest first
-        source = config["source"]
-        if source is not None and Path(str(source)).expanduser().is_dir():
+        if config["datasets"] is not None and _local_folder(config["source"]):
             # A local folder holds only some datasets: spend the budget on those it has.
-            present = cost.available(datasets, source)
+            present = cost.available(datasets, config["source"])
             datasets = [d for d in datasets if present[d]]
         kept = cost.within_budget(datasets, config["budget_hours"], **cost_keywords)
         datasets = [e.name for e in kept]
@@ -347,6 +375,7 @@ def make_plan(config: dict) -> Plan:
         config=config,
         start_order=start_order,
         released_from=released_from,
+        not_in_source=not_in_source,
     )
 
 

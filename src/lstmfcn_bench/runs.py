@@ -135,6 +135,11 @@ class Run:
         return Path(root) / RUN_FILES[kind].format(dataset=self.dataset, stem=self.stem)
 
 
+def is_baseline_file(model_path: Path) -> bool:
+    """Whether a model file is a baseline's (joblib), not a Keras model."""
+    return Path(model_path).suffix == Path(RUN_FILES["baseline_model"]).suffix
+
+
 def beside_model(model_path: Path, kind: str) -> Path:
     """The run's ``history``, ``info`` or ``resume`` file next to its ``.keras`` file."""
     model_path = Path(model_path)

@@ -2,6 +2,7 @@
 # Run names and paths come from lstmfcn_bench.runs, the config's keys and ranges from the schema
 # (lstmfcn_bench/resources/config.schema.json, checked by lstmfcn_bench.plan).
 import shlex
+import sys
 
 from lstmfcn_bench import runs
 from lstmfcn_bench.baselines import BASELINES, is_baseline
@@ -18,6 +19,12 @@ except ConfigError as e:
 # The report's captions are Jinja templates that see only the config: this tells them what the
 # runs are (the paper's protocol or not), after the config was checked.
 config["protocol_line"] = PLAN.protocol_line()
+
+
+onstart:
+    if PLAN.source_note():
+        print(PLAN.source_note(), file=sys.stderr)
+
 
 ENGINE = PLAN.config["engine"]
 # One job per run, or one per group of seeds (lstmfcn_bench.training.engines).

@@ -16,14 +16,13 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..errors import LstmfcnError
-from ..models.batchnorm import recalibrate
 from ..models.checkpoint import (
     check_model_fits,
     load_checkpoint,
     model_series_input,
     predict_proba,
 )
-from ..runs import beside_model
+from ..runs import beside_model, is_baseline_file
 
 #: A kept training accuracy (training mode) within this of the majority class's share is chance.
 NEAR_CHANCE = 0.05
@@ -67,7 +66,7 @@ def evaluate(
     from ..training.baseline import load_baseline
 
     t0 = time.perf_counter()
-    baseline = Path(model_path).suffix == ".joblib"  # a model of another library
+    baseline = is_baseline_file(model_path)  # a model of another library
     model = load_baseline(model_path) if baseline else load_checkpoint(model_path)
     info_path = Path(info_path) if info_path else beside_model(model_path, "info")
     history_path = beside_model(model_path, "history")
@@ -122,7 +121,8 @@ def evaluate(
         "eval_seconds": time.perf_counter() - t0,
         "backend": train_info.get("backend"),
         "device": train_info.get("device"),
-        "eval_device": runtime.device_description(),
+        # A baseline runs on the CPU (no Keras backend to ask).
+        "eval_device": runtime.cpu_description() if baseline else runtime.device_description(),
         "versions": train_info.get("versions") or runtime.versions(),
         "data_sha256": dataset.meta.get("data_sha256"),
         "trained_on": trained_on,  # null: trained on this dataset, as checked
@@ -145,6 +145,8 @@ def _keras_checks(model, model_path: Path, dataset, train_info: dict, history_pa
         train_info.get("train_loss"),
         np.bincount(dataset.y_train).max() / len(dataset.y_train),
     )
+    from ..models.batchnorm import recalibrate  # Keras: not imported for a baseline
+
     variance_ratios = recalibrate(model, model_series_input(model, dataset.X_train))
     recalibrated = {
         "test_accuracy": _accuracy(model, dataset.X_test, dataset.y_test),

@@ -15,6 +15,8 @@ import io
 import json
 from pathlib import Path
 
+from ..atomic import sha256_file
+from ..baselines import is_baseline
 from ..errors import LstmfcnError
 from ..runs import Run
 from ..training.config import PAPER_CELLS, protocol_differences
@@ -57,13 +59,17 @@ def provenance(train_info: dict) -> dict:
     """What a reader checks first: protocol, seed, where and with what it ran, which code."""
     config = train_info.get("config", {})
     code = train_info.get("code") or {"commit": None, "dirty": None}
+    if is_baseline(config.get("model", "")):  # its library's defaults: the paper's do not apply
+        protocol, paper, differences = config.get("hyperparameters"), None, []
+    else:
+        keys = ("epochs", "cells", "batch_size", "plateau_patience", "shuffle")
+        protocol = {k: config.get(k) for k in keys}
+        differences = protocol_differences(config)
+        paper = not differences
     return {
-        "protocol": {
-            k: config.get(k)
-            for k in ("epochs", "cells", "batch_size", "plateau_patience", "shuffle")
-        },
-        "paper_protocol": not protocol_differences(config),
-        "protocol_differences": protocol_differences(config),
+        "protocol": protocol,
+        "paper_protocol": paper,
+        "protocol_differences": differences,
         "seed": config.get("seed"),
         "backend": train_info.get("backend"),
         "engine": train_info.get("engine", "keras"),
@@ -76,8 +82,9 @@ def provenance(train_info: dict) -> dict:
     }
 
 
-#: A run ready to publish: its name, its record, the record's JSON and its thinned history.
-Candidate = tuple[Run, dict, str, str]
+#: A run ready to publish: its name, its record, the record's JSON and its thinned history
+#: (None for a baseline, which has none).
+Candidate = tuple[Run, dict, str, str | None]
 
 
 def _candidate(metrics_path: Path, run: Run, results: Path) -> Candidate:
@@ -96,24 +103,34 @@ def _candidate(metrics_path: Path, run: Run, results: Path) -> Candidate:
     said = (metrics.get("dataset"), config.get("model"), config.get("cells"), config.get("seed"))
     if said != (run.dataset, run.model, run.cells, run.seed):
         raise LstmfcnError(f"{name}: its files describe another run {said}")
-    history = run.path("history", results)
-    try:
-        thinned = thin_history(history.read_text("utf-8"), train_info.get("best_epoch"))
-    except OSError:
-        raise LstmfcnError(f"{name}: no history at {history}") from None
-    except (KeyError, ValueError, UnicodeDecodeError) as e:
-        raise LstmfcnError(f"{name}: {history} is not a training history ({e})") from None
+    baseline = is_baseline(run.model)
+    thinned = None if baseline else _thinned_history(run, results, train_info, name)
     model = run.path("model", results)
     if not model.is_file():
         raise LstmfcnError(f"{name}: no kept model at {model} (a record names its weights)")
+    # A baseline's fitted classifier is a joblib file, named by its bytes; a Keras model by
+    # its layer weights (weights.py), which do not depend on the date it was saved.
+    kept = {"kept_model_sha256": sha256_file(model)} if baseline else {
+        "kept_weights_sha256": weights_digest(model)
+    }
     record = {
         "record_version": RECORD_VERSION,
         **metrics,
-        "kept_weights_sha256": weights_digest(model),
+        **kept,
         "provenance": provenance(train_info),
         "train_info": train_info,
     }
     return run, record, _record_text(record, name), thinned
+
+
+def _thinned_history(run: Run, results: Path, train_info: dict, name: str) -> str:
+    history = run.path("history", results)
+    try:
+        return thin_history(history.read_text("utf-8"), train_info.get("best_epoch"))
+    except OSError:
+        raise LstmfcnError(f"{name}: no history at {history}") from None
+    except (KeyError, ValueError, UnicodeDecodeError) as e:
+        raise LstmfcnError(f"{name}: {history} is not a training history ({e})") from None
 
 
 def _record_text(record: dict, name: str) -> str:
@@ -182,7 +199,8 @@ def _decide(
             for r in finished
             if (r.dataset, r.model, r.seed) == (run.dataset, run.model, run.seed)
         }
-        if not any_protocol and not set(PAPER_CELLS) <= cells:
+        needed = {0} if is_baseline(run.model) else set(PAPER_CELLS)
+        if not any_protocol and not needed <= cells:
             outcome["waiting"].append(name)
             continue
         target = run.path("record", to)
@@ -248,7 +266,8 @@ def publish(
                         stage_release(staging, run, record, run.path("model", results))
                         text = _record_text(record, f"{run.dataset}/{run.stem}")
                     # A run's history, record and weights: staged, and placed, in one call.
-                    staging.add_bytes(run.path("record_history", ""), history.encode("utf-8"))
+                    if history is not None:  # a baseline has no training history
+                        staging.add_bytes(run.path("record_history", ""), history.encode())
                     staging.add_bytes(run.path("record", ""), text.encode("utf-8"))
                 staging.commit()
     return outcome

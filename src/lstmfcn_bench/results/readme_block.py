@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_write_text
+from ..baselines import BASELINES, is_baseline
 from ..errors import LstmfcnError
 from ..runs import DISPLAY, PUBLISHED_AS
 from .records import ROOT, read_json, record_paths, table_dir
-from .render import fmt_acc, signed_points
+from .render import fmt_acc, seeds_phrase, signed_points
 from .summary import headline, papers_protocol, read_summary
 
 #: The README block between these lines is generated; the rest of the README is prose.
@@ -29,7 +30,8 @@ def _points(v: float) -> str:
 
 
 def _seeds_line(summ) -> str:
-    counts = summ["n_seeds"].astype(int).value_counts().sort_index(ascending=False)
+    n_seeds = summ["n_seeds"]
+    counts = n_seeds[n_seeds > 0].astype(int).value_counts().sort_index(ascending=False)
     return "seeds: " + ", ".join(f"{n} on {k} dataset{'s' if k > 1 else ''}" for n, k in counts.items())
 
 
@@ -42,7 +44,8 @@ def _compute_line(root: Path) -> str:
     dirty = 0
     for path in record_paths(root):
         p = read_json(path, "record")["provenance"]
-        where = f"{p.get('device')}, {p.get('engine')}, {p.get('precision')}"
+        # A baseline's records name its library as the engine and no precision.
+        where = ", ".join(str(p[k]) for k in ("device", "engine", "precision") if p.get(k))
         hours[where] = hours.get(where, 0.0) + (p.get("train_seconds") or 0.0) / 3600
         runs[where] = runs.get(where, 0) + 1
         dirty += p.get("dirty_tree") is not False
@@ -54,6 +57,24 @@ def _compute_line(root: Path) -> str:
         f"- Compute: {sum(hours.values()):.1f} h of training (the jobs' wall times summed), on "
         f"{where}; records marked as trained from a tree with uncommitted changes: {dirty}."
     )
+
+
+def _baseline_lines(summ) -> list[str]:
+    """A line per baseline trained beside the reproduction: its datasets and seeds, and where
+    the bake-off's run of the same method lies outside what our seeds span."""
+    lines = []
+    for model, h in headline(summ).items():
+        if not is_baseline(model):
+            continue
+        outside = h.get("outside_seeds", [])
+        lines.append(
+            f"- {DISPLAY[model]} ({BASELINES[model].library}'s defaults, trained here on the same "
+            f"data): {seeds_phrase(summ[f'{model}_n_seeds'])}; the bake-off's "
+            f"{BASELINES[model].bakeoff} lies outside our seeds' spread (by more than one test "
+            f"series) on {len(outside)} of its {h['n_datasets']} datasets"
+            + (f": {', '.join(outside)}." if outside else ".")
+        )
+    return lines
 
 
 def read_reasons(root: Path = ROOT) -> dict[str, dict[str, str]]:
@@ -70,7 +91,8 @@ def status_block(root: Path = ROOT) -> str:
     """The README's "Reproduction status" as Markdown, from the committed table only."""
     summ = read_summary(table_dir(root) / "summary.csv")
     reasons = read_reasons(root)
-    in_paper = summ[summ["name_2015"].notna()]
+    # The reproduction's datasets: a baseline's runs may cover others (its own line below).
+    in_paper = summ[summ["name_2015"].notna() & (summ["n_seeds"] > 0)]
     name = Path(root).resolve().name  # as the README, at the repository root, names it
     lines = [
         f"Built from `{name}/` ({len(record_paths(root))} runs) by "
@@ -88,6 +110,7 @@ def status_block(root: Path = ROOT) -> str:
             else "**not the paper's** (see the table's headline)."
         ),
         _compute_line(root),
+        *_baseline_lines(summ),
         "",
         "| model | datasets | median \\|Δ\\| | mean Δ | within 1.5 | flagged runs "
         "| median \\|Δ\\| without flagged | median \\|Δ\\| BN-recalibrated (variant) | mean accuracy "

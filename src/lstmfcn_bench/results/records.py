@@ -43,13 +43,15 @@ REQUIRED_KEYS: tuple[str, ...] = (
 #: Columns of accuracy.csv: the same, test accuracy called ``accuracy``, then what evaluation
 #: adds when it has it: inference-mode accuracy on the training split, the failure flags
 #: ("never_learned", "inference_collapse", joined by "+"; "" for none), the BN-recalibrated
-#: variant's test accuracy, and how the run's protocol departs from the paper's ("" if not).
+#: variant's test accuracy, how the run's protocol departs from the paper's ("" if not),
+#: whether it is a released model's, and the size of the test split.
 EXTRA_COLUMNS: list[str] = [
     "train_accuracy_inference",
     "flags",
     "recalibrated_accuracy",
     "protocol",
     "released",
+    "n_test",
 ]
 LONG_COLUMNS: list[str] = [
     *("accuracy" if k == "test_accuracy" else k for k in REQUIRED_KEYS),
@@ -124,6 +126,7 @@ def check_metric(metric: object, source: str) -> dict:
         if config
         else "not recorded",
         released=bool(metric.get("released")),
+        n_test=metric.get("n_test"),
     )
     return row
 
@@ -169,7 +172,7 @@ def accuracy_long(metrics: Sequence[dict], sources: Sequence[str] | None = None)
     numeric = ("accuracy", "train_loss", "train_accuracy", "train_seconds")
     for col in (*numeric, "train_accuracy_inference", "recalibrated_accuracy"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    for col in ("best_epoch", "epochs_run"):
+    for col in ("best_epoch", "epochs_run", "n_test"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     df["cells"] = df["cells"].astype("int64")
     df["seed"] = df["seed"].astype("int64")
@@ -254,6 +257,8 @@ def published_datasets(runs, train: dict[str, dict], root: Path = ROOT) -> set[s
         path = run.path("record", root)
         if not path.is_file():
             return False
+        if is_baseline(run.model):  # its library's defaults: no training settings to match
+            return True
         config = read_json(path, "record").get("train_config", {})
         wanted = train[run.dataset]
         return all(config.get(k) == wanted[s] for s, k in SETTING_AS_RECORDED.items())

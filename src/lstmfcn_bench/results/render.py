@@ -12,7 +12,7 @@ import pandas as pd
 from ..baselines import BASELINES, is_baseline
 from ..runs import DISPLAY, MODELS, PUBLISHED_AS
 from .reference import published_methods
-from .summary import WITHIN, headline, papers_protocol
+from .summary import WITHIN, headline, is_true, papers_protocol
 
 SELECTION_RULE = (
     "Selected: for each seed, the cells whose run reached the lowest training loss at the kept "
@@ -76,6 +76,12 @@ def headline_text(summ: pd.DataFrame) -> str:
                 f"|Δ| {h['median_abs_diff_points_unflagged']:.2f} points over "
                 f"{h['n_datasets_unflagged']} datasets"
             )
+        if "outside_seeds" in h:
+            outside = h["outside_seeds"]
+            text += (
+                f"; the bake-off outside our seeds' spread on {len(outside)} dataset(s)"
+                + (f" ({', '.join(outside)})" if outside else "")
+            )
         if not math.isnan(h.get("median_abs_diff_points_recalibrated", math.nan)):
             text += (
                 f"; BN-recalibrated variant median |Δ| "
@@ -86,10 +92,20 @@ def headline_text(summ: pd.DataFrame) -> str:
 
 
 def seeds_text(summ: pd.DataFrame) -> str:
-    """How many datasets and seeds the table averages, in one sentence."""
-    counts = summ["n_seeds"].astype(int).value_counts().sort_index()
+    """How many datasets and seeds the table averages, in one sentence: the reproduced
+    models', then each baseline's (which may cover other datasets, with other seeds)."""
+    said = [seeds_phrase(summ["n_seeds"])]
+    for m in _models(summ):
+        if is_baseline(m) and f"{m}_n_seeds" in summ.columns and len(_models(summ)) > 1:
+            said.append(f"{DISPLAY[m]}: {seeds_phrase(summ[f'{m}_n_seeds'])}")
+    return "; ".join(said) + "."
+
+
+def seeds_phrase(n_seeds: pd.Series) -> str:
+    counts = n_seeds[n_seeds > 0].astype(int).value_counts().sort_index()
     per = ", ".join(f"{n} seed{'s' if n > 1 else ''} on {k}" for n, k in counts.items())
-    return f"{len(summ)} dataset{'s' if len(summ) != 1 else ''} ({per})."
+    n = int(counts.sum())
+    return f"{n} dataset{'s' if n != 1 else ''} ({per})"
 
 
 def fmt_acc(v: object) -> str:
@@ -147,11 +163,15 @@ def _ours_cells(summ: pd.DataFrame, r: pd.Series, m: str) -> list[Cell]:
     """A model's selected mean ± std, published value, Δ and flagged count for one dataset."""
     d = r[f"{m}_diff"]
     flagged = r.get(f"{m}_flagged")
+    if is_baseline(m):  # never flagged as failed; flagged where seeds cannot explain Δ
+        flag = "outside seeds" if is_true(r.get(f"{m}_outside_seeds")) else "—"
+    else:
+        flag = f"{int(flagged)}" if flagged else "—"
     return [
         (_fmt_mean_std(r[f"{m}_selected_mean"], r[f"{m}_selected_std"]), "num sel"),
         (fmt_acc(r.get(PUBLISHED_AS[m])), "num"),
         (_fmt_diff(d), f"num diff {_diff_class(d) if papers_protocol(summ) else 'na'}"),
-        (f"{int(flagged)}" if flagged else "—", "num"),
+        (flag, "num"),
     ]
 
 
@@ -164,7 +184,8 @@ def _main_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
         header += [f"{name} ours", f"{name} {published}", f"{name} Δ", f"{name} flagged"]
     rows = []
     for ds, r in summ.iterrows():
-        cells: list[Cell] = [(str(ds), "name"), (str(int(r["n_seeds"])), "num")]
+        seeds = int(r["n_seeds"])
+        cells: list[Cell] = [(str(ds), "name"), (str(seeds) if seeds else "—", "num")]
         for m in _models(summ):
             cells += _ours_cells(summ, r, m)
         rows.append(cells)

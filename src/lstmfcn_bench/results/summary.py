@@ -57,7 +57,9 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
     Columns, for each model present (LSTM-FCN first): ``{model}_c{cells}_mean``/``_std`` per
     trained cells, ``{model}_selected_mean``/``_std``/``_cells`` (cells chosen per seed by
     training loss, e.g. ``"8/64/8"`` in seed order) and ``{model}_diff`` (selected mean −
-    published, accuracy units; NaN where the dataset is not in the paper); then ``n_seeds``,
+    published, accuracy units; NaN where the dataset is not in the paper); for a baseline,
+    ``{model}_n_seeds`` and ``{model}_outside_seeds`` (:func:`outside_seed_spread` against its
+    bake-off reference); then ``n_seeds`` (of the reproduced, non-baseline, models),
     ``name_2015`` and the published accuracy columns (LSTM-FCN, ALSTM-FCN, baselines).
     Standard deviations use ddof=1 and are NaN for a single seed.
     """
@@ -83,6 +85,10 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
         if is_baseline(model):  # its reference is not a column of the paper's table
             out[PUBLISHED_AS[model]] = published
         out[f"{model}_diff"] = out[f"{model}_selected_mean"] - published
+        if is_baseline(model):  # never flagged nor recalibrated; is Δ within its seeds?
+            out[f"{model}_n_seeds"] = _seeds(runs, out.index)
+            out[f"{model}_outside_seeds"] = outside_seed_spread(runs, published)
+            continue
         flagged = selected[(selected["model"] == model) & (selected["flags"] != "")]
         out[f"{model}_flagged"] = (
             flagged.groupby("dataset").size().reindex(out.index).fillna(0).astype("int64")
@@ -92,7 +98,9 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
         out[f"{model}_unflagged_diff"] = out[f"{model}_unflagged_mean"] - published
         out[f"{model}_recalibrated_mean"] = sel["recalibrated_accuracy"].mean()
         out[f"{model}_recalibrated_diff"] = out[f"{model}_recalibrated_mean"] - published
-    out["n_seeds"] = long.groupby("dataset")["seed"].nunique().reindex(out.index).astype("int64")
+    # The seeds of the reproduced models; a baseline's are its own column (above).
+    reproduced = long[~long["model"].map(is_baseline)]
+    out["n_seeds"] = _seeds(reproduced if len(reproduced) else long, out.index)
     out["protocol"] = pd.Series(
         {d: _dataset_protocol(g) for d, g in long.groupby("dataset")}, dtype=object
     ).reindex(out.index)
@@ -102,6 +110,25 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
     for col in published_methods():
         out[col] = pub[col].reindex(out.index).astype("float64")
     return out
+
+
+def _seeds(runs: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """How many seeds ``runs`` hold per dataset of ``index`` (0 for none)."""
+    return runs.groupby("dataset")["seed"].nunique().reindex(index).fillna(0).astype("int64")
+
+
+def outside_seed_spread(runs: pd.DataFrame, reference: pd.Series) -> pd.Series:
+    """Per dataset, whether the ``reference`` accuracy (a published run of the same method on
+    the same split, with a seed of its own) lies outside what our seeds of it span: below the
+    lowest or above the highest of our seeds' accuracies by more than one test series. Seeds
+    alone cannot explain such a gap; on a method whose only randomness is its seed it points
+    at the data. NaN where there is no reference."""
+    acc = runs.groupby("dataset")["accuracy"]
+    n_test = runs.groupby("dataset")["n_test"].max().astype("float64")
+    slack = 1.0 / n_test + 1e-9  # one test series; unknown n_test allows none
+    ref = reference.reindex(acc.min().index).astype("float64")
+    outside = (ref < acc.min() - slack.fillna(0)) | (ref > acc.max() + slack.fillna(0))
+    return outside.where(ref.notna()).reindex(reference.index)
 
 
 def _dataset_protocol(runs: pd.DataFrame) -> str:
@@ -136,6 +163,11 @@ def read_summary(path: Path) -> pd.DataFrame:
     return df
 
 
+def is_true(value: object) -> bool:
+    """A flag column's cell is set (True, not False or missing, as summary.csv reads back)."""
+    return isinstance(value, (bool, np.bool_)) and bool(value)
+
+
 def _median_abs_points(diff: pd.Series) -> float:
     d = diff.dropna()
     return float(np.median(np.abs(d)) * 100) if len(d) else float("nan")
@@ -150,7 +182,8 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
     those datasets (the paper's 85-dataset means are 0.8427 / 0.8280). Where evaluation
     recorded them: ``flagged_runs`` (selected runs flagged as failed), the median |Δ| without
     them (``…_unflagged``, over ``n_datasets_unflagged``) and of the BN-recalibrated variant
-    (``…_recalibrated``).
+    (``…_recalibrated``); for a baseline, ``outside_seeds``: the datasets where its reference
+    lies outside our seeds' spread.
     """
     out = {}
     for model in MODELS:
@@ -171,6 +204,9 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
             if n
             else float("nan"),
         }
+        if f"{model}_outside_seeds" in summ.columns:
+            outside = summ[f"{model}_outside_seeds"]
+            out[model]["outside_seeds"] = sorted(outside.index[outside.map(is_true)])
         if f"{model}_flagged" in summ.columns:
             unflagged = summ[f"{model}_unflagged_diff"]
             out[model].update(

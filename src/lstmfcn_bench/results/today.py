@@ -1,6 +1,6 @@
-"""Where LSTM-FCN stands today: our selected LSTM-FCN and ALSTM-FCN beside the 2023 bake-off's
-methods and the authors' published LSTM-FCN / ALSTM-FCN, on the datasets we ran that the
-bake-off has (``today.csv``, ``today.html``; the CD diagram is drawn by
+"""Where LSTM-FCN stands today: our selected LSTM-FCN and ALSTM-FCN (and a baseline we trained
+beside them, such as MiniRocket) beside the 2023 bake-off's methods and the authors' published
+LSTM-FCN / ALSTM-FCN, on the datasets of the reproduction that the bake-off has (``today.csv``, ``today.html``; the CD diagram is drawn by
 :mod:`lstmfcn_bench.figures.cd_diagram`).
 
 The bake-off's numbers and the authors' are published references (:mod:`.reference`), on each
@@ -19,6 +19,7 @@ from itertools import combinations
 
 import pandas as pd
 
+from ..baselines import BASELINES
 from ..runs import DISPLAY, PAPER_MODELS, PUBLISHED_AS
 from .reference import bakeoff_methods, bakeoff_table, published_table
 from .render import fmt_acc, protocol_text
@@ -36,7 +37,8 @@ BAKEOFF_NOTE = (
     "Bagnall, “Bake off redux”; tsml-eval's results, resample 0 = each archive's own train/test "
     "split), not rerun here. “(published)”: the LSTM-FCN and ALSTM-FCN accuracies the authors "
     "published with the paper's code (their leak-free rerun). “(ours)”: our runs of the paper's "
-    "protocol, the results table's selected means over seeds."
+    "protocol, the results table's selected means over seeds, and of a baseline trained here "
+    "on the same data with its library's defaults (MiniRocket, aeon) where the table has it."
 )
 
 
@@ -73,9 +75,13 @@ def compare_today(summary: pd.DataFrame) -> Comparison:
     bake-off has and where every compared method has a value."""
     ours = {
         ours_label(m): summary[f"{m}_selected_mean"]
-        for m in PAPER_MODELS
+        for m in (*PAPER_MODELS, *BASELINES)  # a baseline trained beside them, on the same data
         if f"{m}_selected_mean" in summary.columns
     }
+    reproduced = [m for m in PAPER_MODELS if f"{m}_selected_mean" in summary.columns]
+    if reproduced:  # the datasets of the reproduction (a baseline may cover more)
+        summary = summary[summary[[f"{m}_selected_mean" for m in reproduced]].notna().any(axis=1)]
+        ours = {label: values.reindex(summary.index) for label, values in ours.items()}
     refs = references()
     full = pd.DataFrame(ours, index=summary.index).astype("float64")
     full = full.join(refs, how="left")[[*ours, *refs.columns]]

@@ -20,12 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import sha256_file
+from ..baselines import is_baseline
 from ..errors import LstmfcnError
 from ..runs import RUN_FILES, Run, run_of, stem
 
 #: The folder of released files under a records folder (``RUN_FILES["released"]``).
 WEIGHTS = Path(RUN_FILES["released"]).parts[0]
 #: The seeds whose selected runs are released (the repository grows ~2-7 MB per dataset-seed).
+#: Only Keras models are released: a baseline retrains in seconds, and its record names its
+#: joblib file's sha256 (``kept_model_sha256``).
 RELEASED_SEEDS = (0,)
 
 
@@ -82,7 +85,7 @@ def selected_releases(writes: list[tuple], published: list[dict]) -> list[tuple]
     groups: dict[tuple, list[tuple[tuple | None, dict]]] = {}
     for w in writes:
         run, record = w[:2]
-        if run.seed in RELEASED_SEEDS:
+        if run.seed in RELEASED_SEEDS and not is_baseline(run.model):  # Keras models only
             groups.setdefault((run.dataset, run.model, run.seed), []).append((w, record))
     new_cells = {key: {w[0].cells for w, _ in group} for key, group in groups.items()}
     released_cells: dict[tuple, set] = {}
