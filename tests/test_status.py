@@ -407,3 +407,33 @@ def test_a_deep_results_folder_is_shortened_from_the_left_to_fit(tmp_path):
     title = report(deep, None, now=0.0)[0]
     assert len(title) <= WIDTH and title.startswith("…")
     assert "a_rather_long_folder_name/results at " in title
+
+
+def test_a_baseline_run_is_one_fit_timed_by_its_job_not_epochs(synthetic_tree):
+    """MiniRocket beside the Keras runs: done when its model is kept, one fit of its job's
+    wall seconds (Snakemake's benchmark), apart from the Keras speeds; its unstarted runs cost
+    the measured fits, never the cost model's epochs."""
+    results = synthetic_tree
+    done = Run("GunPoint", "minirocket", 0, 0)
+    _write(done.path("model", results), "not read")
+    _write(done.path("info", results), json.dumps({"config": {"cells": 0}, "seconds": 0.4}))
+    _write(done.path("train_benchmark", results), "s\th:m:s\tmax_rss\n2.5\t0:00:02\t300\n")
+    running = Run("GunPoint", "minirocket", 0, 1)
+    _write(running.path("train_log", results), "training minirocket (seed 1) on GunPoint\n")
+    plan = make_plan({**PLAN, "models": ["lstmfcn", "alstmfcn", "minirocket"], "seeds": [0, 1]})
+    statuses = {s.run: s for s in survey(results, plan)}
+    assert (statuses[done].state, statuses[done].epochs) == ("done", 1)
+    assert statuses[done].seconds_per_epoch == 2.5  # the job, not the 0.4 s fit alone
+    assert statuses[running].state == "running"
+    eta = estimate(list(statuses.values()), model=CostModel(0.1, 0.0, "0.1 s per step"))
+    assert eta.scale == pytest.approx(4.0)  # the Keras runs' ratio, as without MiniRocket
+    assert eta.left_s[running] == pytest.approx(2.5)
+    assert eta.left_s[Run("Wafer", "minirocket", 0, 0)] == pytest.approx(2.5)  # measured fits
+    assert eta.left_s[Run("GunPoint", "lstmfcn", 8, 1)] == pytest.approx(100 * 0.6)
+    out = report(results, plan, "plan: test")
+    row = next(line.split() for line in out if "minirocket_s1" in line)
+    assert row[:4] == ["GunPoint", "minirocket_s1", "running", "fit"]
+    alone = results.parent / "alone"  # a plan of baselines only: speeds are per fit
+    _write(running.path("train_log", alone), "training minirocket (seed 1) on GunPoint\n")
+    only = make_plan({**PLAN, "models": ["minirocket"]})
+    assert any(line.split()[-2:] == ["s/fit", "left"] for line in report(alone, only, "x"))

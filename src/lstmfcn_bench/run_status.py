@@ -9,10 +9,15 @@ intervals, and at least ``fresh_s``), *paused* when a resume state waits for the
 with neither, and *pending* when nothing of it exists yet. What is left costs each run's own
 measured seconds per epoch, else its dataset's measured runs', else the cost model
 (:mod:`lstmfcn_bench.cost`) scaled by how the measured runs compare with it.
+
+A baseline's run (a model of another library, baselines.py) is one fit, counted as one
+"epoch" of its training job's seconds: what is left of one is its dataset's measured jobs,
+else the mean of every measured one, else :data:`BASELINE_FIT_S`.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 import time
@@ -21,12 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cost
+from .baselines import is_baseline
 from .errors import LstmfcnError
 from .runs import Run, runs_of
 from .training.epoch_line import EpochLine, parse_line
 from .training.resume import ResumeState
 
 STATES = ("running", "paused", "failed", "done", "pending")
+#: A baseline's run is one fit (its "epochs"); its job takes a few seconds (MiniRocket: ~5 s,
+#: most of it start-up; ~30 s the first time, while numba compiles): the guess before any is
+#: measured.
+FIT_EPOCHS = 1
+BASELINE_FIT_S = 10.0
 #: A log quiet for longer than this (and than 3 of its logging intervals) is not running.
 FRESH_S = 120.0
 #: The files a run leaves, by kind (runs.RUN_FILES), that say a run exists.
@@ -128,9 +139,23 @@ def _from_resume(status: RunStatus, path: Path) -> None:
         status.seconds_per_epoch = _mean_seconds(samples)
 
 
-def _from_info(status: RunStatus, path: Path) -> None:
+def _job_seconds(run: Run, results: Path) -> float | None:
+    """The wall seconds of ``run``'s training job, from Snakemake's benchmark file."""
     try:
-        info = json.loads(path.read_text("utf-8"))
+        with open(run.path("train_benchmark", results), newline="") as f:
+            return float(next(csv.DictReader(f, delimiter="\t"))["s"])
+    except (OSError, StopIteration, KeyError, ValueError):
+        return None
+
+
+def _from_info(status: RunStatus, results: Path) -> None:
+    try:
+        info = json.loads(status.run.path("info", results).read_text("utf-8"))
+        if is_baseline(status.run.model):  # one fit, no loss; its job's start-up dominates
+            status.epoch = status.epochs = FIT_EPOCHS
+            job = _job_seconds(status.run, results)
+            status.seconds_per_epoch = job or float(info["seconds"])
+            return
         status.epoch = int(info["epochs_run"])
         status.epochs = status.epochs or int(info["config"]["epochs"])
         status.loss = info.get("train_loss")
@@ -156,7 +181,7 @@ def run_status(
         _from_resume(status, resume)  # where it resumes: the last state saved, not logged
     elif run.path("model", results).exists():
         status.state = "done"
-        _from_info(status, run.path("info", results))
+        _from_info(status, results)
     elif run.path("metrics", results).exists():  # a released model, evaluated: no training
         status.state = "done"
     elif log is not None:
@@ -202,6 +227,8 @@ def survey(
         path, grouped = logs.get(run, (None, False))
         log = _read_log(path, run, grouped, now) if path is not None else None
         epochs = plan.train[run.dataset]["epochs"] if run in in_plan else None
+        if is_baseline(run.model):
+            epochs = FIT_EPOCHS
         status = run_status(run, results, log, epochs, fresh_s)
         status.planned = run in in_plan or plan is None
         out.append(status)
@@ -252,18 +279,26 @@ def estimate(statuses: list[RunStatus], batches=None, model=None) -> Eta:
     jobs = max(1, sum(s.state == "running" for s in statuses))
     # Every run measured here tells the machine's speed, planned or not (a published one).
     measured = [s for s in statuses if s.seconds_per_epoch]
-    by_dataset: dict[str, list[float]] = {}
-    ratios = []
+    # A Keras epoch and a baseline's fit are not the same work: measured apart.
+    by_dataset: dict[tuple[str, bool], list[float]] = {}
+    ratios, fits = [], []
     for s in measured:
-        by_dataset.setdefault(s.run.dataset, []).append(s.seconds_per_epoch)
-        if m := modelled(s.run):
+        baseline = is_baseline(s.run.model)
+        by_dataset.setdefault((s.run.dataset, baseline), []).append(s.seconds_per_epoch)
+        if baseline:
+            fits.append(s.seconds_per_epoch)
+        elif m := modelled(s.run):
             ratios.append(s.seconds_per_epoch / m)
     scale = statistics.median(ratios) if ratios else float(jobs)
+    fit = statistics.fmean(fits) if fits else BASELINE_FIT_S
     speed, left = {}, {}
     for s in planned:
         v = s.seconds_per_epoch
-        if v is None and s.run.dataset in by_dataset:
-            v = statistics.fmean(by_dataset[s.run.dataset])
+        key = (s.run.dataset, is_baseline(s.run.model))
+        if v is None and key in by_dataset:
+            v = statistics.fmean(by_dataset[key])
+        if v is None and key[1]:
+            v = fit
         if v is None and (m := modelled(s.run)) is not None:
             v = scale * m
         speed[s.run] = v

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .baselines import is_baseline
 from .progress import duration
 from .run_status import STATES, Eta, RunStatus, estimate, survey
 
@@ -36,10 +37,12 @@ def run_rows(statuses: list[RunStatus], eta: Eta) -> list[str]:
     r = max(len(s.run.stem) for s in shown)
     lines = [
         f"{'dataset':<{w}} {'run':<{r}} {'state':<7} {'epoch':>9} {'loss':>9} "
-        f"{'s/epoch':>7} {'left':>8}"
+        f"{_unit(statuses):>7} {'left':>8}"
     ]
     for s in shown:
         epoch = f"{s.epoch}/{s.epochs if s.epochs is not None else '?'}"
+        if is_baseline(s.run.model):  # one fit, no epochs
+            epoch = "fit"
         loss = "" if s.loss is None else f"{s.loss:.5f}"
         left = eta.left_s.get(s.run) if s.planned else _own_left(s)
         lines.append(
@@ -49,6 +52,12 @@ def run_rows(statuses: list[RunStatus], eta: Eta) -> list[str]:
         if s.note:
             lines.append(f"{'':<{w}} {s.note[: WIDTH - w - 1]}")
     return lines
+
+
+def _unit(statuses: list[RunStatus]) -> str:
+    """What a run's speed is counted in: seconds per epoch, or per fit when every run is a
+    baseline's (one fit each)."""
+    return "s/fit" if all(is_baseline(s.run.model) for s in statuses) else "s/epoch"
 
 
 def _own_left(s: RunStatus) -> float | None:
@@ -70,7 +79,7 @@ def dataset_rows(statuses: list[RunStatus], eta: Eta) -> list[str]:
     w = min(max([len(d) for d in begun] + [7]), _NAME_MAX)
     lines = [
         f"{'dataset':<{w}} {'done':>9} {'running':>7} {'paused':>6} {'failed':>6} "
-        f"{'s/epoch':>8} {'run time left':>13}"
+        f"{_unit(statuses):>8} {'run time left':>13}"
     ]
     for d, ss in begun.items():
         count = _counts(ss)
@@ -86,10 +95,19 @@ def dataset_rows(statuses: list[RunStatus], eta: Eta) -> list[str]:
     if rest:
         runs = [s for ss in rest for s in ss]
         lines.append(
-            f"{len(rest)} datasets not begun ({len(runs)} runs; s/epoch from the cost model"
-            f" x {eta.scale:.2g}): {duration(_sum([eta.left_s[s.run] for s in runs]))}"
+            f"{len(rest)} datasets not begun ({len(runs)} runs; {_estimated_from(runs, eta)}): "
+            f"{duration(_sum([eta.left_s[s.run] for s in runs]))}"
         )
     return lines
+
+
+def _estimated_from(runs: list[RunStatus], eta: Eta) -> str:
+    said = []
+    if any(not is_baseline(s.run.model) for s in runs):
+        said.append(f"s/epoch from the cost model x {eta.scale:.2g}")
+    if any(is_baseline(s.run.model) for s in runs):
+        said.append("a baseline's fit from the fits measured")
+    return "; ".join(said)
 
 
 def _counts(statuses: list[RunStatus]) -> dict[str, int]:
