@@ -61,7 +61,7 @@ def _compute_line(root: Path) -> str:
 
 def _baseline_lines(summ) -> list[str]:
     """A line per baseline trained beside the reproduction: its datasets and seeds, and where
-    the bake-off's run of the same method lies outside what our seeds span."""
+    the bake-off's run of the same method lies outside what our seeds explain."""
     lines = []
     for model, h in headline(summ).items():
         if not is_baseline(model):
@@ -70,8 +70,9 @@ def _baseline_lines(summ) -> list[str]:
         lines.append(
             f"- {DISPLAY[model]} ({BASELINES[model].library}'s defaults, trained here on the same "
             f"data): {seeds_phrase(summ[f'{model}_n_seeds'])}; the bake-off's "
-            f"{BASELINES[model].bakeoff} lies outside our seeds' spread (by more than one test "
-            f"series) on {len(outside)} of its {h['n_datasets']} datasets"
+            f"{BASELINES[model].bakeoff} lies outside what our seeds explain (the 95 % "
+            "prediction interval of one more seed, widened by one test series) on "
+            f"{len(outside)} of its {h['n_datasets']} datasets"
             + (f": {', '.join(outside)}." if outside else ".")
         )
     return lines

@@ -79,7 +79,7 @@ def headline_text(summ: pd.DataFrame) -> str:
         if "outside_seeds" in h:
             outside = h["outside_seeds"]
             text += (
-                f"; the bake-off outside our seeds' spread on {len(outside)} dataset(s)"
+                f"; the bake-off outside what our seeds explain on {len(outside)} dataset(s)"
                 + (f" ({', '.join(outside)})" if outside else "")
             )
         if not math.isnan(h.get("median_abs_diff_points_recalibrated", math.nan)):

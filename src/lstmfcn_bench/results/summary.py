@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.stats as sst
 
 from ..baselines import is_baseline
 from ..errors import LstmfcnError
@@ -119,16 +120,19 @@ def _seeds(runs: pd.DataFrame, index: pd.Index) -> pd.Series:
 
 def outside_seed_spread(runs: pd.DataFrame, reference: pd.Series) -> pd.Series:
     """Per dataset, whether the ``reference`` accuracy (a published run of the same method on
-    the same split, with a seed of its own) lies outside what our seeds of it span: below the
-    lowest or above the highest of our seeds' accuracies by more than one test series. Seeds
-    alone cannot explain such a gap; on a method whose only randomness is its seed it points
-    at the data. NaN where there is no reference."""
+    the same split, with a seed of its own) lies outside what our seeds explain: outside the
+    95 % prediction interval of one more seed's accuracy given ours (mean ± t(0.975, k−1) ·
+    std · √(1 + 1/k) over k seeds), widened by one test series for the split's resolution. On
+    a method whose only randomness is its seed, such a gap points at the data. NaN where there
+    is no reference or fewer than two seeds (no spread to judge by)."""
     acc = runs.groupby("dataset")["accuracy"]
+    k = acc.count()
     n_test = runs.groupby("dataset")["n_test"].max().astype("float64")
-    slack = 1.0 / n_test + 1e-9  # one test series; unknown n_test allows none
-    ref = reference.reindex(acc.min().index).astype("float64")
-    outside = (ref < acc.min() - slack.fillna(0)) | (ref > acc.max() + slack.fillna(0))
-    return outside.where(ref.notna()).reindex(reference.index)
+    t = pd.Series(sst.t.ppf(0.975, (k - 1).clip(lower=1)), index=k.index)
+    half = t * acc.std(ddof=1).fillna(0) * np.sqrt(1 + 1 / k) + (1 / n_test).fillna(0) + 1e-9
+    ref = reference.reindex(k.index).astype("float64")
+    outside = (ref - acc.mean()).abs() > half
+    return outside.where(ref.notna() & (k >= 2)).reindex(reference.index)
 
 
 def _dataset_protocol(runs: pd.DataFrame) -> str:
