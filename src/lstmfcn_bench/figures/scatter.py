@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from ..errors import LstmfcnError
 from ..results.summary import papers_protocol, read_summary
 from ..runs import DISPLAY, MODELS, PUBLISHED_AS
+from ..training.config import PAPER_PROTOCOL_TEXT
 from .style import new_figure, palette, style
 
 #: |ours − published| above this (accuracy units) gets the dataset's name in the scatter.
@@ -48,7 +49,7 @@ def _protocol_label(summ) -> str:
     if "from_released" in summ.columns and bool(summ["from_released"].all()):
         return "released models (the paper's protocol), evaluated without training"
     if papers_protocol(summ):
-        return "the paper's protocol: 2000 epochs, cells 8/64/128 chosen per seed by training loss"
+        return f"the paper's protocol: {PAPER_PROTOCOL_TEXT}"
     return "not the paper's protocol (the table's headline says how it differs)"
 
 

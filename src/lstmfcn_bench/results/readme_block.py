@@ -12,6 +12,7 @@ from ..atomic import atomic_write_text
 from ..baselines import BASELINES, is_baseline
 from ..errors import LstmfcnError
 from ..runs import DISPLAY, PUBLISHED_AS
+from ..training.config import PAPER_PROTOCOL_TEXT
 from .records import ROOT, read_json, record_paths, table_dir
 from .render import fmt_acc, seeds_phrase, signed_points
 from .summary import headline, papers_protocol, read_summary
@@ -106,7 +107,7 @@ def status_block(root: Path = ROOT) -> str:
         f"--seeds 3 --skip-published {name}` lists them by cost).",
         "- Protocol: "
         + (
-            "the paper's (2000 epochs, cells 8/64/128 chosen per seed by training loss)."
+            f"the paper's ({PAPER_PROTOCOL_TEXT})."
             if papers_protocol(summ)
             else "**not the paper's** (see the table's headline)."
         ),

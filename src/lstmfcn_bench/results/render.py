@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..baselines import BASELINES, is_baseline
 from ..runs import DISPLAY, MODELS, PUBLISHED_AS
+from ..training.config import PAPER_PROTOCOL_TEXT
 from .reference import published_methods
 from .summary import WITHIN, headline, is_true, papers_protocol
 
@@ -42,8 +43,8 @@ def protocol_text(summ: pd.DataFrame) -> str:
         return " ".join(said)
     if papers_protocol(summ):
         text = (
-            "Protocol: the paper's (2000 epochs, cells 8/64/128 chosen by training loss, "
-            "batch 128, Adam with the plateau schedule on the training loss)."
+            f"Protocol: the paper's ({PAPER_PROTOCOL_TEXT}, batch 128, Adam with the plateau "
+            "schedule on the training loss)."
         )
     else:
         parts = sorted({p for text in summ["protocol"] for p in str(text).split("; ") if p})

@@ -16,6 +16,8 @@ PAPER_CELLS = (8, 64, 128)
 #: The epochs the paper trains every run for: the default of the CLI, the estimators, the cost
 #: model and the ucr85/ucr128 presets.
 PAPER_EPOCHS = 2000
+#: The paper's protocol in words, as the table, the README block and the figures name it.
+PAPER_PROTOCOL_TEXT = f"{PAPER_EPOCHS} epochs, cells {'/'.join(map(str, PAPER_CELLS))} chosen per seed by training loss"
 #: The fields of :class:`TrainConfig` that make up the paper's protocol (its defaults are the
 #: paper's values); seed, cells, checkpoints and precision are not protocol.
 PROTOCOL_FIELDS = (
