@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 
 import pandas as pd
 
@@ -223,8 +224,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
        max-width: 76em; }
 p.caption { max-width: 76em; font-size: 0.9em; }
 div.wide { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; }
+table { border-collapse: collapse; font-size: 0.8em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.35em; }
 th { background: #f0f0f0; position: sticky; top: 0; cursor: pointer; vertical-align: bottom; }
 th[data-sort="asc"]::after { content: " ▲"; }
 th[data-sort="desc"]::after { content: " ▼"; }
@@ -271,9 +272,20 @@ def _html_table(header: list[str], rows: list[list[Cell]], css_class: str) -> li
     ]
     for cells in rows:
         out.append(
-            "<tr>" + "".join(f'<td class="{c}">{e(text)}</td>' for text, c in cells) + "</tr>"
+            "<tr>"
+            + "".join(
+                f'<td class="{c}">{breakable_name(text) if c == "name" else e(text)}</td>'
+                for text, c in cells
+            )
+            + "</tr>"
         )
     return out + ["</tbody>", "</table>"]
+
+
+def breakable_name(name: str) -> str:
+    """A dataset's name as HTML that may wrap between its words (DistalPhalanx|OutlineTW), so
+    that a table of many columns still fits the window; its text is unchanged."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "<wbr>", html.escape(name))
 
 
 def render_html(summ: pd.DataFrame) -> str:

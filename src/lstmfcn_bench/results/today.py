@@ -22,7 +22,7 @@ import pandas as pd
 from ..baselines import BASELINES
 from ..runs import DISPLAY, PAPER_MODELS, PUBLISHED_AS
 from .reference import bakeoff_methods, bakeoff_table, published_table
-from .render import fmt_acc, protocol_text
+from .render import breakable_name, fmt_acc, protocol_text
 from .stats import ALPHA, MIN_NONZERO, comparable, ours_label, pairwise_pvalues, ranks
 
 #: The paper's datasets, which both reference tables cover in full.
@@ -199,7 +199,7 @@ def _table_html(comparison: Comparison) -> list[str]:
     )
     rounded = rank_matrix(comparison)
     rows = [
-        f'<tr><td class="name">{e(str(ds))}</td>'
+        f'<tr><td class="name">{breakable_name(str(ds))}</td>'
         f"{_cells(comparison.accuracy.loc[ds], fmt_acc, rounded.loc[ds].max())}</tr>"
         for ds in comparison.accuracy.index
     ]
