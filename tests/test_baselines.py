@@ -250,6 +250,8 @@ def test_a_local_source_narrows_a_preset_to_the_datasets_it_holds(tmp_path):
     assert plan.source_note().startswith(
         f"source {source} holds 2 of the ucr85 preset's 85 datasets; not planned: Adiac,"
     )
+    budget = make_plan({"preset": "ucr85", "source": str(source), "budget_hours": 0.5})
+    assert budget.source_note() == plan.source_note()  # the source's count, not the budget's
     named = make_plan({"preset": "ucr85", "datasets": ["FaceFour"], "source": str(source)})
     assert named.datasets == ["FaceFour"] and named.source_note() is None  # a name is kept
     with pytest.raises(ConfigError, match="holds none of the ucr85 datasets"):

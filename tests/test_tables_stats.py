@@ -218,7 +218,7 @@ def test_write_tables_outputs_and_identical_rerun(tmp_path):
 
     page = (out1 / "summary.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<table" in page and "</table>" in page
-    assert "GunPoint" in page and "0.9200 ± 0.0200" in page and "8/64/8" in page
+    assert "Gun<wbr>Point" in page and "0.9200 ± 0.0200" in page and "8/64/8" in page
     assert "lowest training loss" in page and "Headline" in page
     assert 'class="num diff worse">-8.00<' in page  # GunPoint LSTM-FCN 0.92 vs 1.0
     assert 'class="num diff better">+3.71<' in page  # ArrowHead ALSTM-FCN 0.86 vs 0.82286

@@ -73,10 +73,11 @@ class Plan:
         if not self.not_in_source:
             return None
         missing = self.not_in_source
+        # The preset's size, not the plan's: skip_published or a budget may have cut it since.
+        total = len(registry.preset(self.config["preset"]))
         return (
-            f"source {self.config['source']} holds {len(self.datasets)} of the "
-            f"{self.config['preset']} preset's {len(self.datasets) + len(missing)} datasets; "
-            f"not planned: {', '.join(missing)}"
+            f"source {self.config['source']} holds {total - len(missing)} of the "
+            f"{self.config['preset']} preset's {total} datasets; not planned: {', '.join(missing)}"
         )
 
     def figure_runs(self) -> dict[tuple[str, str], Run]:
