@@ -267,7 +267,7 @@ def test_aggregate_of_a_folder_builds_the_table_and_the_readme_block(tmp_path, c
     assert text.startswith("# A project\n\nProse a person wrote.") and "More prose." in text
     block = generated_block(readme)
     assert "stale text" not in block
-    assert "**2 of the paper's 85**" in block and "seeds: 3 on 2 datasets" in block
+    assert "**2 of the paper's 85**" in block and "seeds: 3 seeds on 2;" in block
     assert "Protocol: the paper's" in block and "| LSTM-FCN | 2 |" in block
     # 36 runs of 60 s each, from their provenance
     assert (

@@ -251,8 +251,6 @@ def test_a_table_of_another_protocol_says_so_and_is_not_coloured(tmp_path):
 
 def test_the_headline_states_seeds_and_never_a_negative_zero():
     """A mean Δ of -0.001 points shows as +0.00; the datasets and seeds are counted."""
-    from lstmfcn_bench.results.readme_block import _seeds_line
-
     assert render.signed_points(-0.001) == "+0.00" and render.signed_points(-0.005) == "-0.01"
     assert render.signed_points(float("nan")) == "—" and render.signed_points(1.234) == "+1.23"
     metrics = [
@@ -262,7 +260,7 @@ def test_the_headline_states_seeds_and_never_a_negative_zero():
     text = render.headline_text(summ)
     assert "mean Δ +0.00 points" in text and "-0.00" not in text
     assert "1 dataset (3 seeds on 1)." in text
-    assert _seeds_line(summ) == "seeds: 3 on 1 dataset"
+    assert render.seed_counts(summ["n_seeds"]) == "3 seeds on 1"
 
 
 def test_released_runs_are_the_papers_protocol_with_one_cells_count(tmp_path):

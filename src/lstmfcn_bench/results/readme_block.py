@@ -14,7 +14,7 @@ from ..errors import LstmfcnError
 from ..runs import DISPLAY, PUBLISHED_AS
 from ..training.config import PAPER_PROTOCOL_TEXT
 from .records import ROOT, read_json, record_paths, table_dir
-from .render import fmt_acc, seeds_phrase, signed_points
+from .render import fmt_acc, seed_counts, seeds_phrase, signed_points
 from .summary import headline, papers_protocol, read_summary
 
 #: The README block between these lines is generated; the rest of the README is prose.
@@ -28,12 +28,6 @@ PUBLISHED_MEANS = {"lstmfcn": 0.8427, "alstmfcn": 0.8280}  # the paper's 85-data
 
 def _points(v: float) -> str:
     return "—" if v is None or math.isnan(v) else f"{v:.2f}"
-
-
-def _seeds_line(summ) -> str:
-    n_seeds = summ["n_seeds"]
-    counts = n_seeds[n_seeds > 0].astype(int).value_counts().sort_index(ascending=False)
-    return "seeds: " + ", ".join(f"{n} on {k} dataset{'s' if k > 1 else ''}" for n, k in counts.items())
 
 
 def _compute_line(root: Path) -> str:
@@ -73,7 +67,7 @@ def _baseline_lines(summ) -> list[str]:
             f"data): {seeds_phrase(summ[f'{model}_n_seeds'])}; the bake-off's "
             f"{BASELINES[model].bakeoff} lies outside what our seeds explain (the 95 % "
             "prediction interval of one more seed, widened by one test series) on "
-            f"{len(outside)} of its {h['n_datasets']} datasets"
+            f"{len(outside)} of the {h['n_judged']} datasets with two seeds or more"
             + (f": {', '.join(outside)}." if outside else ".")
         )
     return lines
@@ -94,23 +88,28 @@ def status_block(root: Path = ROOT) -> str:
     summ = read_summary(table_dir(root) / "summary.csv")
     reasons = read_reasons(root)
     # The reproduction's datasets: a baseline's runs may cover others (its own line below).
-    in_paper = summ[summ["name_2015"].notna() & (summ["n_seeds"] > 0)]
+    reproduced = [m for m in headline(summ) if not is_baseline(m)]
+    in_paper = summ[summ["name_2015"].notna() & (summ["n_seeds"] > 0)] if reproduced else summ[:0]
     name = Path(root).resolve().name  # as the README, at the repository root, names it
+    uncovered = (
+        f"not covered yet: {PAPER_DATASETS - len(in_paper)} (`lstmfcn plan --preset ucr85 "
+        f"--seeds 1 --skip-published {name}` lists them by cost)."
+    )
+    if not reproduced:
+        protocol = "no LSTM-FCN or ALSTM-FCN run yet: the records hold baselines only."
+    elif papers_protocol(summ):
+        protocol = f"the paper's ({PAPER_PROTOCOL_TEXT})."
+    else:
+        protocol = "**not the paper's** (see the table's headline)."
     lines = [
         f"Built from `{name}/` ({len(record_paths(root))} runs) by "
         f"`lstmfcn aggregate {name}/ --readme README.md`; the table is "
         f"[`{name}/table/summary.md`]({name}/table/summary.md).",
         "",
-        f"- Datasets covered: **{len(in_paper)} of the paper's {PAPER_DATASETS}** "
-        f"({', '.join(in_paper.index)}); {_seeds_line(summ)}; "
-        f"not covered yet: {PAPER_DATASETS - len(in_paper)} (`lstmfcn plan --preset ucr85 "
-        f"--seeds 3 --skip-published {name}` lists them by cost).",
-        "- Protocol: "
-        + (
-            f"the paper's ({PAPER_PROTOCOL_TEXT})."
-            if papers_protocol(summ)
-            else "**not the paper's** (see the table's headline)."
-        ),
+        f"- Datasets covered: **{len(in_paper)} of the paper's {PAPER_DATASETS}**"
+        + (f" ({', '.join(in_paper.index)}); seeds: {seed_counts(summ['n_seeds'])}; " if len(in_paper) else "; ")
+        + uncovered,
+        f"- Protocol: {protocol}",
         _compute_line(root),
         *_baseline_lines(summ),
         "",

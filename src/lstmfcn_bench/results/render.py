@@ -81,7 +81,8 @@ def headline_text(summ: pd.DataFrame) -> str:
         if "outside_seeds" in h:
             outside = h["outside_seeds"]
             text += (
-                f"; the bake-off outside what our seeds explain on {len(outside)} dataset(s)"
+                f"; the bake-off outside what our seeds explain on {len(outside)} of "
+                f"{h['n_judged']} dataset(s) with two seeds or more"
                 + (f" ({', '.join(outside)})" if outside else "")
             )
         if not math.isnan(h.get("median_abs_diff_points_recalibrated", math.nan)):
@@ -103,11 +104,16 @@ def seeds_text(summ: pd.DataFrame) -> str:
     return "; ".join(said) + "."
 
 
-def seeds_phrase(n_seeds: pd.Series) -> str:
+def seed_counts(n_seeds: pd.Series) -> str:
+    """How many datasets have each number of seeds: "1 seed on 11, 3 seeds on 9"."""
     counts = n_seeds[n_seeds > 0].astype(int).value_counts().sort_index()
-    per = ", ".join(f"{n} seed{'s' if n > 1 else ''} on {k}" for n, k in counts.items())
-    n = int(counts.sum())
-    return f"{n} dataset{'s' if n != 1 else ''} ({per})"
+    return ", ".join(f"{n} seed{'s' if n > 1 else ''} on {k}" for n, k in counts.items())
+
+
+def seeds_phrase(n_seeds: pd.Series) -> str:
+    """The datasets with a seed, and :func:`seed_counts`: "20 datasets (1 seed on 11, …)"."""
+    n = int((n_seeds > 0).sum())
+    return f"{n} dataset{'s' if n != 1 else ''} ({seed_counts(n_seeds)})"
 
 
 def fmt_acc(v: object) -> str:

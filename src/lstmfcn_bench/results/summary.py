@@ -187,7 +187,7 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
     recorded them: ``flagged_runs`` (selected runs flagged as failed), the median |Δ| without
     them (``…_unflagged``, over ``n_datasets_unflagged``) and of the BN-recalibrated variant
     (``…_recalibrated``); for a baseline, ``outside_seeds``: the datasets where its reference
-    lies outside our seeds' spread.
+    lies outside our seeds' spread, of the ``n_judged`` that have the two seeds a spread needs.
     """
     out = {}
     for model in MODELS:
@@ -211,6 +211,7 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
         if f"{model}_outside_seeds" in summ.columns:
             outside = summ[f"{model}_outside_seeds"]
             out[model]["outside_seeds"] = sorted(outside.index[outside.map(is_true)])
+            out[model]["n_judged"] = int(outside.notna().sum())
         if f"{model}_flagged" in summ.columns:
             unflagged = summ[f"{model}_unflagged_diff"]
             out[model].update(
