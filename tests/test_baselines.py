@@ -23,7 +23,7 @@ from lstmfcn_bench.results.records import REQUIRED_KEYS, check_metric, published
 from lstmfcn_bench.results.reference import bakeoff_table
 from lstmfcn_bench.results.render import headline_text, render_html, seeds_text
 from lstmfcn_bench.results.summary import headline, summary
-from lstmfcn_bench.results.today import compare_today
+from lstmfcn_bench.results.today import compare_today, coverage_text
 from lstmfcn_bench.runs import Run, run_of, stem
 from lstmfcn_bench.training.baseline import build, load_baseline
 
@@ -243,6 +243,21 @@ def test_seeds_are_counted_per_reproduced_model_and_per_baseline():
     today = compare_today(summ)  # the reproduction's datasets, with MiniRocket (ours) beside
     assert list(today.accuracy.index) == ["Coffee", "GunPoint"]
     assert "MiniRocket (ours)" in today.accuracy.columns and "ECG200" not in today.left_out
+
+
+def test_a_baseline_lacking_a_reproduced_dataset_is_left_out_as_a_column_not_the_dataset():
+    """The reproduction's datasets decide what today's comparison covers."""
+    rows = _baseline_rows({"GunPoint": [0.99, 0.98]})  # MiniRocket: no run on Coffee
+    rows += [
+        check_metric(_metric(d, "lstmfcn", c, 0, 0.97, 0.01 * c), "m.json")
+        for d in ("GunPoint", "Coffee")
+        for c in (8, 64, 128)
+    ]
+    today = compare_today(summary(pd.DataFrame(rows)))
+    assert list(today.accuracy.index) == ["Coffee", "GunPoint"] and today.left_out == {}
+    assert "MiniRocket (ours)" not in today.accuracy.columns
+    assert today.methods_left_out == {"MiniRocket (ours)": "no run on Coffee"}
+    assert "Not compared: MiniRocket (ours) (no run on Coffee)." in coverage_text(today)
 
 
 def test_a_local_source_narrows_a_preset_to_the_datasets_it_holds(tmp_path):

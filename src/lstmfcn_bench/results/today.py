@@ -1,7 +1,8 @@
 """Where LSTM-FCN stands today: our selected LSTM-FCN and ALSTM-FCN (and a baseline we trained
 beside them, such as MiniRocket) beside the 2023 bake-off's methods and the authors' published
-LSTM-FCN / ALSTM-FCN, on the datasets of the reproduction that the bake-off has (``today.csv``, ``today.html``; the CD diagram is drawn by
-:mod:`lstmfcn_bench.figures.cd_diagram`).
+LSTM-FCN / ALSTM-FCN, on the datasets of the reproduction that the bake-off has (``today.csv``,
+``today.html``; the CD diagram is drawn by :mod:`lstmfcn_bench.figures.cd_diagram`). A baseline
+of ours that lacks one of those datasets is left out as a column, not the dataset as a row.
 
 The bake-off's numbers and the authors' are published references (:mod:`.reference`), on each
 archive's own train/test split; ours are our runs of the paper's protocol (the results table's
@@ -64,6 +65,8 @@ class Comparison:
     mean_85: pd.Series
     #: dataset of ours that is not compared → why
     left_out: dict[str, str] = field(default_factory=dict)
+    #: a baseline of ours that is not compared → why (it lacks some of the reproduction's datasets)
+    methods_left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -86,6 +89,14 @@ def compare_today(summary: pd.DataFrame) -> Comparison:
     full = pd.DataFrame(ours, index=summary.index).astype("float64")
     full = full.join(refs, how="left")[[*ours, *refs.columns]]
     left_out = {d: f"not in the bake-off's {N_PAPER} datasets" for d in full.index if d not in refs.index}
+    # The reproduction's datasets decide what is compared: a baseline that lacks one of them is
+    # left out as a column, rather than the dataset as a row.
+    methods_left_out = {}
+    for label in [ours_label(m) for m in BASELINES if reproduced and ours_label(m) in full]:
+        missing = [d for d in full.index.difference(list(left_out)) if math.isnan(full.at[d, label])]
+        if missing:
+            methods_left_out[label] = f"no run on {', '.join(missing)}"
+    full = full.drop(columns=list(methods_left_out))
     rounded = comparable(full.drop(index=list(left_out)))
     if rounded.empty:  # nothing covered: still every method, with its mean over the 85
         rounded = full.iloc[:0]
@@ -100,6 +111,7 @@ def compare_today(summary: pd.DataFrame) -> Comparison:
         mean_rank=ranks(rounded).mean(axis=0),
         mean_85=refs.reindex(columns=acc.columns).mean(axis=0),
         left_out=dict(sorted(left_out.items())),
+        methods_left_out=methods_left_out,
     )
 
 
@@ -141,6 +153,9 @@ def coverage_text(comparison: Comparison) -> str:
     if comparison.left_out:
         why = "; ".join(f"{d} ({r})" for d, r in comparison.left_out.items())
         text += f" Left out: {why}."
+    if comparison.methods_left_out:
+        why = "; ".join(f"{m} ({r})" for m, r in comparison.methods_left_out.items())
+        text += f" Not compared: {why}."
     if n < MIN_NONZERO:
         return (
             f"{text} Too few datasets (n={n}) for any Wilcoxon test (p < 0.05 needs at least "
