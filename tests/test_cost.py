@@ -18,7 +18,8 @@ from lstmfcn_bench import cost
 from lstmfcn_bench.cli import main
 from lstmfcn_bench.data import registry
 from lstmfcn_bench.errors import ConfigError
-from lstmfcn_bench.plan import checked_config, make_plan
+from lstmfcn_bench.plan import make_plan
+from lstmfcn_bench.workflow_config import checked_config
 
 UCR85_RUNS = 2 * 3 * 1  # models x cells x seeds of the ucr85 preset
 

@@ -11,8 +11,9 @@ import pytest
 from lstmfcn_bench import runs, settings
 from lstmfcn_bench.cli import main
 from lstmfcn_bench.errors import ConfigError
-from lstmfcn_bench.plan import checked_config, make_plan
+from lstmfcn_bench.plan import make_plan
 from lstmfcn_bench.training import TrainConfig
+from lstmfcn_bench.workflow_config import checked_config
 
 RUN = runs.Run("GunPoint", "alstmfcn", 64, 2)
 

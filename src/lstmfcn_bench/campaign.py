@@ -31,11 +31,12 @@ import yaml
 from . import cost
 from .aggregate import build_table
 from .errors import LstmfcnError
-from .plan import make_plan, parse_words
+from .plan import make_plan
 from .results.publish import publish
 from .results.readme_block import status_block, write_readme_block
 from .run_status import survey
 from .runs import RESULTS, Run
+from .workflow_config import parse_words
 
 #: Where the workflow writes (the Snakefile's fixed results folder).
 RESULTS_DIR = Path(RESULTS)

@@ -325,8 +325,9 @@ def cmd_scatter(args: argparse.Namespace) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    from .plan import make_plan, workflow_config
+    from .plan import make_plan
     from .status_report import report, watch
+    from .workflow_config import workflow_config
 
     if args.watch is not None and not (math.isfinite(args.watch) and args.watch > 0):
         raise ConfigError(f"--watch must be > 0 seconds, got {args.watch}")
