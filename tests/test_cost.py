@@ -302,6 +302,10 @@ def test_the_workflow_budget_with_a_local_folder_spends_it_on_what_the_folder_ho
     config = {"preset": "demo", "budget_hours": 100}
     assert make_plan(config).datasets[0] == "ItalyPowerDemand"
     assert make_plan({**config, "source": str(tmp_path)}).datasets == ["GunPoint"]
+    assert make_plan({**config, "source": tmp_path.as_uri()}).datasets == ["GunPoint"]
+    # a list given by name is planned whole, budget or not: the missing one's fetch says why
+    named = {**config, "datasets": ["ItalyPowerDemand", "GunPoint"], "source": str(tmp_path)}
+    assert make_plan(named).datasets == ["ItalyPowerDemand", "GunPoint"]
 
 
 def test_plan_command_with_a_budget_and_bad_options(tmp_path, capsys):
@@ -313,6 +317,8 @@ def test_plan_command_with_a_budget_and_bad_options(tmp_path, capsys):
     assert "--budget-hours must be > 0" in capsys.readouterr().err
     assert main(["plan", "--source", str(tmp_path / "nowhere")]) == 2
     assert "not a local folder" in capsys.readouterr().err
+    assert main(["plan", "--preset", "demo", "--source", tmp_path.as_uri()]) == 0  # file:// too
+    assert "not available" in capsys.readouterr().out
     assert main(["plan", "--seeds", "0"]) == 2
     assert "--seeds must be >= 1" in capsys.readouterr().err
     assert main(["plan", "--preset", "demo", "--seeds", "3", "--datasets", "Coffee"]) == 0

@@ -386,6 +386,7 @@ def test_the_released_path_plans_no_training(tmp_path):
         ({"shuffle": "false"}, "config key 'shuffle': released: true evaluates"),
         ({"normalise": "dataset"}, "config key 'normalise': released: true evaluates"),
         ({"records": "nowhere"}, "config key 'records': nowhere is not a reproduction folder"),
+        ({"models": "[lstmfcn,minirocket]"}, "'models': released: true evaluates released LSTM"),
     ],
 )
 def test_a_released_plan_that_cannot_be_met_stops_before_any_job(tmp_path, changes, message):

@@ -307,14 +307,15 @@ def cheapest_prefix(ranked: list[Estimate], budget_hours: float) -> list[Estimat
 
 
 def available(datasets: Iterable[str], folder: str | os.PathLike) -> dict[str, bool]:
-    """Whether a local folder source holds each dataset, as `lstmfcn fetch --source` finds
-    datasets there (data/fetch_plan.py's layout detection: split files, per-dataset zips or the
-    UCR 2018 archive zip)."""
-    from .data.fetch_plan import plan_fetch
+    """Whether a local folder source (a path or a ``file://`` URL) holds each dataset, as
+    `lstmfcn fetch --source` finds datasets there (data/fetch_plan.py's layout detection: split
+    files, per-dataset zips or the UCR 2018 archive zip)."""
+    from .data.fetch_plan import local_folder, plan_fetch
 
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
+    path = local_folder(folder)  # a path or a file:// URL
+    if path is None:
         raise ConfigError(f"--source {folder}: not a local folder")
+    folder = path
     out = {}
     for d in datasets:
         try:

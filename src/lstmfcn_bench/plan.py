@@ -15,6 +15,7 @@ from pathlib import Path
 from . import cost, settings
 from .baselines import BASELINES, is_baseline
 from .data import registry
+from .data.fetch_plan import local_folder
 from .errors import ConfigError, LstmfcnError
 from .results.records import SETTING_AS_RECORDED, published_datasets
 from .results.weights import RELEASED_SEEDS, released_runs
@@ -162,10 +163,6 @@ def _datasets(names, where: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _local_folder(source) -> bool:
-    return source is not None and Path(str(source)).expanduser().is_dir()
-
-
 def _runs(datasets, models, cells, seeds) -> list[Run]:
     """Datasets × models × cells × seeds; a baseline's runs have cells 0 (it has no LSTM)."""
     return [
@@ -194,10 +191,12 @@ def make_plan(config: dict) -> Plan:
 
     datasets = _datasets(config["datasets"] or registry.preset(config["preset"]), "datasets")
     not_in_source = []
-    if config["datasets"] is None and _local_folder(config["source"]):
+    folder = local_folder(config["source"])
+    if config["datasets"] is None and folder is not None:
         # A local folder may hold only some of a preset's datasets: plan those it holds (a
-        # list given by name is planned whole, and a missing dataset stops its fetch job).
-        present = cost.available(datasets, config["source"])
+        # list given by name is planned whole, budget or not: a missing dataset stops its
+        # fetch job with the reason).
+        present = cost.available(datasets, folder)
         not_in_source = [d for d in datasets if not present[d]]
         datasets = [d for d in datasets if present[d]]
         if not datasets:
@@ -235,10 +234,6 @@ def make_plan(config: dict) -> Plan:
                 "planned run: nothing left to train"
             )
     if config["budget_hours"] is not None:  # the cheapest that fit, cheapest first
-        if config["datasets"] is not None and _local_folder(config["source"]):
-            # A local folder holds only some datasets: spend the budget on those it has.
-            present = cost.available(datasets, config["source"])
-            datasets = [d for d in datasets if present[d]]
         kept = cost.within_budget(datasets, config["budget_hours"], **cost_keywords)
         datasets = [e.name for e in kept]
         train = {d: train[d] for d in datasets}
@@ -287,6 +282,13 @@ _NOT_FOR_RELEASED = (
 
 def _check_released_config(config: dict) -> None:
     """ConfigError for a `released: true` config that sets what it cannot honour."""
+    baselines = [m for m in config["models"] if is_baseline(m)]
+    if baselines:
+        raise ConfigError(
+            f"config key 'models': released: true evaluates released LSTM-FCN and ALSTM-FCN "
+            f"models, and {', '.join(baselines)} has none (its fit takes seconds: train it with "
+            "released: false)"
+        )
     schema = settings.schema()["properties"]
     for key in _NOT_FOR_RELEASED:
         if config[key] not in (None, {}) and config[key] != schema[key].get("default"):

@@ -63,23 +63,15 @@ def plan_fetch(name: str, source: str | os.PathLike | None) -> FetchPlan:
             return FetchPlan("zip", str(demo), origin="demo", path=demo)
         source = TSC_BASE_URL
     text = os.fspath(source)
-    parts = urllib.parse.urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme in ("http", "https"):
+    path = _local_path(text)
+    if path is None:  # http(s)
+        parts = urllib.parse.urlsplit(text)
         if parts.path.lower().endswith(".zip"):
             origin = "ucr2018" if parts.path.endswith(UCR2018_ZIP) else "tsc"
             return FetchPlan("url", text, origin=origin)
         base = text if text.endswith("/") else text + "/"
         url = urllib.parse.urljoin(base, urllib.parse.quote(name) + ".zip")
         return FetchPlan("url", url, origin="tsc")
-    if scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise ConfigError(f"cannot use {text!r}: only local file:// URLs are supported")
-        path = Path(urllib.request.url2pathname(parts.path))
-    elif "://" in text:
-        raise ConfigError(f"unsupported data source {text!r}: use http(s)://, file:// or a path")
-    else:
-        path = Path(text).expanduser()
     if path.is_dir():
         return _plan_dir(name, path)
     if path.suffix.lower() == ".zip":
@@ -91,6 +83,33 @@ def plan_fetch(name: str, source: str | os.PathLike | None) -> FetchPlan:
         f"data source {text!r} is neither an http(s) URL, an existing directory nor a .zip "
         f"archive ({path} does not exist)"
     )
+
+
+def _local_path(text: str) -> Path | None:
+    """The local path a source names (a path or a ``file://`` URL); None for http(s)."""
+    parts = urllib.parse.urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return None
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(f"cannot use {text!r}: only local file:// URLs are supported")
+        return Path(urllib.request.url2pathname(parts.path))
+    if "://" in text:
+        raise ConfigError(f"unsupported data source {text!r}: use http(s)://, file:// or a path")
+    return Path(text).expanduser()
+
+
+def local_folder(source: str | os.PathLike | None) -> Path | None:
+    """The local folder a source names (a path or a ``file://`` URL), or None: no source, a
+    URL, an archive, nothing there, or a source :func:`plan_fetch` will refuse with its reason."""
+    if source is None:
+        return None
+    try:
+        path = _local_path(os.fspath(source))
+    except ConfigError:
+        return None
+    return path if path is not None and path.is_dir() else None
 
 
 def _plan_dir(name: str, d: Path) -> FetchPlan:
