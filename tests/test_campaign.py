@@ -101,6 +101,7 @@ def test_a_campaign_trains_publishes_and_says_what_to_commit(tmp_path):
     done = campaign()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "campaign: seed 0, 2 datasets" in done.stdout
+    assert "of 4 runs done" in done.stdout and "ETA " in done.stdout  # the queue's progress
     assert "not published (" in done.stdout and "not the paper's protocol" in done.stdout
     assert list((wd / "reproduction/runs").iterdir()) == []
 

@@ -28,14 +28,14 @@ from pathlib import Path
 
 import yaml
 
-from . import cost
 from .aggregate import build_table
 from .errors import LstmfcnError
 from .plan import make_plan
 from .results.publish import publish
 from .results.readme_block import status_block, write_readme_block
-from .run_status import survey
+from .run_status import estimate, survey
 from .runs import RESULTS, Run
+from .status_report import summary_lines
 from .workflow_config import parse_words
 
 #: Where the workflow writes (the Snakefile's fixed results folder).
@@ -91,13 +91,17 @@ def publish_datasets(datasets: list[str], results: Path, records: Path, any_prot
         return publish(view, records, any_protocol=any_protocol)
 
 
-def progress_lines(results: Path) -> list[str]:
-    """The last progress line of every run in training (as ``lstmfcn status`` finds them)."""
-    return [
+def progress_lines(results: Path, plan) -> list[str]:
+    """The last progress line of every run in training, then the queue's counts and ETA (as
+    ``lstmfcn status`` finds and estimates them)."""
+    statuses = survey(results, plan)
+    eta = estimate(statuses, {d: t["batch_size"] for d, t in plan.train.items()})
+    running = [
         f"  {s.run.dataset}/{s.run.stem}: {s.line or '(starting)'}"
-        for s in survey(results)
+        for s in statuses
         if s.state == "running"
     ]
+    return [*(running or ["  (no training job writing)"]), *summary_lines(statuses, eta)]
 
 
 def _publish_new(plan, args, done: set[str]) -> None:
@@ -154,7 +158,7 @@ def _stop(workflow: subprocess.Popen, grace_s: float = 600.0) -> None:
 def _watch(workflow: subprocess.Popen, plan, args, done: set[str]) -> None:
     while workflow.poll() is None:
         time.sleep(args.every)
-        print("\n".join(progress_lines(RESULTS_DIR)) or "  (no training job writing)", flush=True)
+        print("\n".join(progress_lines(RESULTS_DIR, plan)), flush=True)
         _publish_new(plan, args, done)
 
 
@@ -166,8 +170,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.copytree(args.records / "runs", snapshot / "runs")
         config = campaign_config(args, snapshot)
         plan = make_plan(config)
-        runs_each = len(plan.models) * len(plan.cells)
-        estimates = cost.ordered(plan.datasets, runs=runs_each)
+        estimates = plan.estimates()
         print(
             f"campaign: seed {args.seed}, {len(plan.datasets)} datasets, cheapest first "
             f"({', '.join(e.name for e in estimates)}), {len(plan.runs)} runs, "

@@ -67,6 +67,11 @@ class Plan:
             return rank
         return rank + (len(self.seeds) - 1 - self.seeds.index(seed)) / len(self.seeds)
 
+    def estimates(self) -> list[cost.Estimate]:
+        """The planned datasets' estimated cost (default figures), cheapest first."""
+        keywords = _cost_keywords(self.train, self.models, self.cells, self.seeds)
+        return cost.ordered(self.datasets, **keywords)
+
     def source_note(self) -> str | None:
         """One line on the preset's datasets the local source does not hold, if any."""
         if not self.not_in_source:
@@ -163,6 +168,17 @@ def _datasets(names, where: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _cost_keywords(train: dict[str, dict], models, cells, seeds) -> dict:
+    """What :func:`cost.estimate` needs of a plan: each dataset's epochs and batch, and the
+    Keras runs per dataset (a baseline costs next to nothing beside one; a plan of baselines
+    only is still ordered by the datasets' sizes)."""
+    return {
+        "epochs": {d: t["epochs"] for d, t in train.items()},
+        "batch": {d: t["batch_size"] for d, t in train.items()},
+        "runs": max(1, sum(not is_baseline(m) for m in models)) * len(cells) * len(seeds),
+    }
+
+
 def _runs(datasets, models, cells, seeds) -> list[Run]:
     """Datasets × models × cells × seeds; a baseline's runs have cells 0 (it has no LSTM)."""
     return [
@@ -213,13 +229,7 @@ def make_plan(config: dict) -> Plan:
         (canon,) = _datasets([name], "overrides")
         overrides[canon] = values
     train = {d: {**base, **overrides.get(d, {})} for d in datasets}
-    cost_keywords = {
-        "epochs": {d: t["epochs"] for d, t in train.items()},
-        "batch": {d: t["batch_size"] for d, t in train.items()},
-        # A baseline costs next to nothing beside a Keras run; a plan of baselines only is
-        # still ordered by the datasets' sizes.
-        "runs": max(1, sum(not is_baseline(m) for m in models)) * len(cells) * len(seeds),
-    }
+    cost_keywords = _cost_keywords(train, models, cells, seeds)
     if config["skip_published"] is not None:  # what the committed records already hold
         planned = _runs(datasets, models, cells, seeds)
         try:
