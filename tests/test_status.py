@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -433,6 +434,16 @@ def test_a_baseline_run_is_one_fit_timed_by_its_job_not_epochs(synthetic_tree):
     out = report(results, plan, "plan: test")
     row = next(line.split() for line in out if "minirocket_s1" in line)
     assert row[:4] == ["GunPoint", "minirocket_s1", "running", "fit"]
+    # the dataset's speed is its Keras runs' s/epoch, never averaged with the fits' seconds
+    keras = [
+        s.seconds_per_epoch
+        for s in statuses.values()
+        if s.run.dataset == "GunPoint" and s.run.model != "minirocket" and s.seconds_per_epoch
+    ]
+    dataset_row = next(r for r in map(str.split, out) if r[:1] == ["GunPoint"] and "/" in r[1])
+    assert keras and dataset_row[5] == f"{statistics.fmean(keras):.3g}"
+    # a fitted baseline is found without a plan too: its model file says it exists
+    assert done in {s.run for s in survey(results)}
     alone = results.parent / "alone"  # a plan of baselines only: speeds are per fit
     _write(running.path("train_log", alone), "training minirocket (seed 1) on GunPoint\n")
     only = make_plan({**PLAN, "models": ["minirocket"]})

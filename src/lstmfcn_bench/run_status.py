@@ -28,7 +28,7 @@ from pathlib import Path
 from . import cost
 from .baselines import is_baseline
 from .errors import LstmfcnError
-from .runs import Run, runs_of
+from .runs import RUN_FILES, Run, runs_of
 from .training.epoch_line import EpochLine, parse_line
 from .training.resume import ResumeState
 
@@ -41,8 +41,10 @@ BASELINE_FIT_S = 10.0
 #: A log quiet for longer than this (and than 3 of its logging intervals) is not running.
 FRESH_S = 120.0
 #: The files a run leaves, by kind (runs.RUN_FILES), that say a run exists.
-_FOUND = {"model": "models/*/*.keras", "resume": "models/*/*.resume.npz"}
-_FOUND.update(train_log="logs/train/*/*.log", metrics="metrics/*/*.json")
+_FOUND = {
+    kind: RUN_FILES[kind].format(dataset="*", stem="*")
+    for kind in ("model", "baseline_model", "resume", "train_log", "metrics")
+}
 
 
 @dataclass

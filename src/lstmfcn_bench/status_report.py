@@ -83,8 +83,11 @@ def dataset_rows(statuses: list[RunStatus], eta: Eta) -> list[str]:
     ]
     for d, ss in begun.items():
         count = _counts(ss)
-        measured = [s.seconds_per_epoch for s in ss if s.seconds_per_epoch]
-        v = statistics.fmean(measured) if measured else eta.speed.get(ss[0].run)
+        # A Keras epoch and a baseline's fit are not the same work: a dataset with Keras runs
+        # shows their s/epoch, one of baselines only its s/fit.
+        same = [s for s in ss if not is_baseline(s.run.model)] or ss
+        measured = [s.seconds_per_epoch for s in same if s.seconds_per_epoch]
+        v = statistics.fmean(measured) if measured else eta.speed.get(same[0].run)
         done = f"{count['done']}/{len(ss)}"
         lines.append(
             f"{d[:w]:<{w}} {done:>9} {count['running']:>7} "
