@@ -1,7 +1,8 @@
 # lstmfcn-bench: UCR data -> LSTM-FCN / ALSTM-FCN training -> test metrics -> results table,
 # statistics, figures and report. All logic lives in the lstmfcn_bench package; rules call it
 # (each rule file names the module its stage lives in). The config is checked against the
-# package's schema by lstmfcn_bench.plan (workflow/rules/common.smk).
+# package's schema by lstmfcn_bench.workflow_config and planned by lstmfcn_bench.plan
+# (workflow/rules/common.smk).
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -210,17 +210,18 @@ def test_a_bake_off_value_outside_what_seeds_explain_is_flagged():
             # 3 seeds, std 0.01: 4.30 x 0.01 x 1.155 + 0.02 = 0.0697 around their mean
             "Plane": [b["Plane"] - 0.06, b["Plane"] - 0.07, b["Plane"] - 0.08],
             "ECG200": [b["ECG200"] - 5 * one],  # one seed: not judged
+            "Chinatown": [0.9, 0.95],  # not in the bake-off's 85: not judged
         }
     )
     summ = summary(pd.DataFrame(rows))
     flags = summ["minirocket_outside_seeds"]
-    assert flags.drop("ECG200").to_dict() == {
+    assert flags.drop(["ECG200", "Chinatown"]).to_dict() == {
         "ArrowHead": True, "Coffee": False, "GunPoint": False, "Plane": True,
     }  # fmt: skip
-    assert np.isnan(flags["ECG200"])
+    assert np.isnan(flags["ECG200"]) and np.isnan(flags["Chinatown"])
     text = headline_text(summ)
-    said = "outside what our seeds explain on 2 of 4 dataset(s) with two seeds or more"
-    assert f"{said} (ArrowHead, Plane)" in text  # ECG200's one seed is not counted as judged
+    said = "outside what our seeds explain on 2 of the 4 datasets that can be judged"
+    assert f"{said} (two seeds or more and a bake-off value): ArrowHead, Plane" in text
     assert headline(summ)["minirocket"]["n_judged"] == 4
     html = render_html(summ)
     assert html.count(">outside seeds<") == 2
@@ -258,6 +259,14 @@ def test_a_baseline_lacking_a_reproduced_dataset_is_left_out_as_a_column_not_the
     assert "MiniRocket (ours)" not in today.accuracy.columns
     assert today.methods_left_out == {"MiniRocket (ours)": "no run on Coffee"}
     assert "Not compared: MiniRocket (ours) (no run on Coffee)." in coverage_text(today)
+    # a dataset left out anyway (no ALSTM-FCN there) costs MiniRocket nothing
+    rows += [
+        check_metric(_metric("GunPoint", "alstmfcn", c, 0, 0.96, 0.01 * c), "m.json")
+        for c in (8, 64, 128)
+    ]
+    uneven = compare_today(summary(pd.DataFrame(rows)))
+    assert list(uneven.accuracy.index) == ["GunPoint"] and "Coffee" in uneven.left_out
+    assert "MiniRocket (ours)" in uneven.accuracy.columns and uneven.methods_left_out == {}
 
 
 def test_a_local_source_narrows_a_preset_to_the_datasets_it_holds(tmp_path):

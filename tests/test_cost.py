@@ -302,7 +302,18 @@ def test_the_workflow_budget_with_a_local_folder_spends_it_on_what_the_folder_ho
     config = {"preset": "demo", "budget_hours": 100}
     assert make_plan(config).datasets[0] == "ItalyPowerDemand"
     assert make_plan({**config, "source": str(tmp_path)}).datasets == ["GunPoint"]
-    assert make_plan({**config, "source": tmp_path.as_uri()}).datasets == ["GunPoint"]
+    spaced = tmp_path / "a folder%20with spaces"
+    spaced.mkdir()
+    (tmp_path / name).rename(spaced / name)
+    assert make_plan({**config, "source": spaced.as_uri()}).datasets == ["GunPoint"]  # file://
+    (spaced / name).rename(tmp_path / name)
+    with pytest.raises(ConfigError, match="config key 'source': cannot use .* only local file"):
+        make_plan({**config, "source": "file://elsewhere/ucr"})
+    # what the campaign prints: the Keras runs' hours; a plan of baselines only costs none
+    keras = make_plan(config).estimates()
+    assert keras[0].runs == 2 and keras[0].hours > 0  # the demo's 2 models x cells [8]
+    fits = make_plan({**config, "models": ["minirocket"], "source": str(tmp_path)}).estimates()
+    assert [(e.name, e.hours) for e in fits] == [("GunPoint", 0.0)]
     # a list given by name is planned whole, budget or not: the missing one's fetch says why
     named = {**config, "datasets": ["ItalyPowerDemand", "GunPoint"], "source": str(tmp_path)}
     assert make_plan(named).datasets == ["ItalyPowerDemand", "GunPoint"]

@@ -442,6 +442,13 @@ def test_a_baseline_run_is_one_fit_timed_by_its_job_not_epochs(synthetic_tree):
     ]
     dataset_row = next(r for r in map(str.split, out) if r[:1] == ["GunPoint"] and "/" in r[1])
     assert keras and dataset_row[5] == f"{statistics.fmean(keras):.3g}"
+    # a dataset of baselines only, under the mixed plan's s/epoch header, says its speed is per fit
+    # (the runs found, no plan: MiniRocket alone on Wafer, beside GunPoint's Keras runs)
+    wafer = Run("Wafer", "minirocket", 0, 0)
+    _write(wafer.path("model", results), "not read")
+    _write(wafer.path("info", results), json.dumps({"config": {"cells": 0}, "seconds": 0.4}))
+    rows = [r for r in map(str.split, report(results, None)) if r[:1] == ["Wafer"]]
+    assert len(rows) == 1 and rows[0][1] == "1/1" and rows[0][5] == "0.4/fit", rows
     # a fitted baseline is found without a plan too: its model file says it exists
     assert done in {s.run for s in survey(results)}
     alone = results.parent / "alone"  # a plan of baselines only: speeds are per fit

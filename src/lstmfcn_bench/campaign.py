@@ -95,7 +95,7 @@ def progress_lines(results: Path, plan) -> list[str]:
     """The last progress line of every run in training, then the queue's counts and ETA (as
     ``lstmfcn status`` finds and estimates them)."""
     statuses = survey(results, plan)
-    eta = estimate(statuses, {d: t["batch_size"] for d, t in plan.train.items()})
+    eta = estimate(statuses, plan.batches())
     running = [
         f"  {s.run.dataset}/{s.run.stem}: {s.line or '(starting)'}"
         for s in statuses

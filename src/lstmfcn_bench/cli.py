@@ -67,13 +67,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
             flush=True,
         )
         model = cost.calibrate(log=lambda m: print(m, flush=True))
-    estimates = cost.ordered(
-        plan.datasets,
-        epochs={d: t["epochs"] for d, t in plan.train.items()},
-        batch={d: t["batch_size"] for d, t in plan.train.items()},
-        runs=len(plan.models) * len(plan.cells) * len(plan.seeds),
-        model=model,
-    )
+    estimates = plan.estimates(model)
     print(
         f"preset {args.preset}: {len(plan.models)} models x cells "
         f"{'/'.join(map(str, plan.cells))} x {len(plan.seeds)} seed(s) per dataset, cheapest first"

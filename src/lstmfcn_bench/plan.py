@@ -9,7 +9,7 @@ settings of single datasets.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import cost, settings
@@ -67,10 +67,19 @@ class Plan:
             return rank
         return rank + (len(self.seeds) - 1 - self.seeds.index(seed)) / len(self.seeds)
 
-    def estimates(self) -> list[cost.Estimate]:
-        """The planned datasets' estimated cost (default figures), cheapest first."""
+    def batches(self) -> dict[str, int]:
+        """Each planned dataset's batch size."""
+        return {d: t["batch_size"] for d, t in self.train.items()}
+
+    def estimates(self, model: cost.CostModel = cost.DEFAULT) -> list[cost.Estimate]:
+        """The planned datasets' estimated cost of their Keras runs, cheapest first (``model``:
+        the default figures or a calibration). A plan of baselines only is still ordered by
+        the datasets' sizes, but costs 0 h here: a fit takes seconds."""
         keywords = _cost_keywords(self.train, self.models, self.cells, self.seeds)
-        return cost.ordered(self.datasets, **keywords)
+        ranked = cost.ordered(self.datasets, model=model, **keywords)
+        if all(is_baseline(m) for m in self.models):
+            return [replace(e, runs=0, pflop=0.0, hours=0.0) for e in ranked]
+        return ranked
 
     def source_note(self) -> str | None:
         """One line on the preset's datasets the local source does not hold, if any."""
@@ -207,7 +216,10 @@ def make_plan(config: dict) -> Plan:
 
     datasets = _datasets(config["datasets"] or registry.preset(config["preset"]), "datasets")
     not_in_source = []
-    folder = local_folder(config["source"])
+    try:
+        folder = local_folder(config["source"])
+    except ConfigError as e:
+        raise ConfigError(f"config key 'source': {e}") from None
     if config["datasets"] is None and folder is not None:
         # A local folder may hold only some of a preset's datasets: plan those it holds (a
         # list given by name is planned whole, budget or not: a missing dataset stops its

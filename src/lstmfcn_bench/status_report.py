@@ -77,9 +77,10 @@ def dataset_rows(statuses: list[RunStatus], eta: Eta) -> list[str]:
             by_dataset.setdefault(s.run.dataset, []).append(s)
     begun = {d: ss for d, ss in by_dataset.items() if any(s.state != "pending" for s in ss)}
     w = min(max([len(d) for d in begun] + [7]), _NAME_MAX)
+    unit = _unit(statuses)
     lines = [
         f"{'dataset':<{w}} {'done':>9} {'running':>7} {'paused':>6} {'failed':>6} "
-        f"{_unit(statuses):>8} {'run time left':>13}"
+        f"{unit:>8} {'run time left':>13}"
     ]
     for d, ss in begun.items():
         count = _counts(ss)
@@ -88,10 +89,13 @@ def dataset_rows(statuses: list[RunStatus], eta: Eta) -> list[str]:
         same = [s for s in ss if not is_baseline(s.run.model)] or ss
         measured = [s.seconds_per_epoch for s in same if s.seconds_per_epoch]
         v = statistics.fmean(measured) if measured else eta.speed.get(same[0].run)
+        speed = _speed(v, bool(measured))
+        if unit == "s/epoch" and all(is_baseline(s.run.model) for s in ss):
+            speed += "/fit"  # under an s/epoch header
         done = f"{count['done']}/{len(ss)}"
         lines.append(
             f"{d[:w]:<{w}} {done:>9} {count['running']:>7} "
-            f"{count['paused']:>6} {count['failed']:>6} {_speed(v, bool(measured)):>8} "
+            f"{count['paused']:>6} {count['failed']:>6} {speed:>8} "
             f"{duration(_sum([eta.left_s[s.run] for s in ss])):>13}"
         )
     rest = [ss for d, ss in by_dataset.items() if d not in begun]
@@ -160,7 +164,7 @@ def report(results: Path, plan=None, source: str = "", now: float | None = None)
             f"released models of {plan.released_from}: nothing trains; {done} of "
             f"{len(plan.runs)} evaluated",
         ]
-    batches = {d: t["batch_size"] for d, t in plan.train.items()} if plan is not None else None
+    batches = plan.batches() if plan is not None else None
     eta = estimate(statuses, batches)
     head = [
         _title(results, now),

@@ -83,7 +83,8 @@ def checked_config(config: dict) -> dict:
 def _config_value(text: str):
     """One ``--config`` value as Snakemake 9 reads it (``snakemake.cli.parse_config``): an int,
     a float, ``True``/``False``, YAML read with the base loader (lists and mappings of
-    strings, which the plan then types by the schema), else the string; empty is None."""
+    strings, which :func:`checked_config` then types by the schema), else the string; empty
+    is None."""
     if text == "":
         return None
     for parse in (int, float):

@@ -1,6 +1,6 @@
 # Helpers shared by the rules: the plan is resolved once here, so input functions are lookups.
 # Run names and paths come from lstmfcn_bench.runs, the config's keys and ranges from the schema
-# (lstmfcn_bench/resources/config.schema.json, checked by lstmfcn_bench.plan).
+# (lstmfcn_bench/resources/config.schema.json, checked by lstmfcn_bench.workflow_config).
 import shlex
 import sys
 

@@ -101,14 +101,12 @@ def _local_path(text: str) -> Path | None:
 
 
 def local_folder(source: str | os.PathLike | None) -> Path | None:
-    """The local folder a source names (a path or a ``file://`` URL), or None: no source, a
-    URL, an archive, nothing there, or a source :func:`plan_fetch` will refuse with its reason."""
+    """The local folder a source names (a path or a ``file://`` URL), or None: no source, an
+    http(s) URL, an archive, nothing there. ConfigError for a source no fetch can use (another
+    scheme, a file:// URL of another host)."""
     if source is None:
         return None
-    try:
-        path = _local_path(os.fspath(source))
-    except ConfigError:
-        return None
+    path = _local_path(os.fspath(source))
     return path if path is not None and path.is_dir() else None
 
 

@@ -14,7 +14,7 @@ from ..errors import LstmfcnError
 from ..runs import DISPLAY, PUBLISHED_AS
 from ..training.config import PAPER_PROTOCOL_TEXT
 from .records import ROOT, read_json, record_paths, table_dir
-from .render import fmt_acc, seed_counts, seeds_phrase, signed_points
+from .render import fmt_acc, outside_phrase, seed_counts, seeds_phrase, signed_points
 from .summary import headline, papers_protocol, read_summary
 
 #: The README block between these lines is generated; the rest of the README is prose.
@@ -61,14 +61,12 @@ def _baseline_lines(summ) -> list[str]:
     for model, h in headline(summ).items():
         if not is_baseline(model):
             continue
-        outside = h.get("outside_seeds", [])
         lines.append(
             f"- {DISPLAY[model]} ({BASELINES[model].library}'s defaults, trained here on the same "
             f"data): {seeds_phrase(summ[f'{model}_n_seeds'])}; the bake-off's "
             f"{BASELINES[model].bakeoff} lies outside what our seeds explain (the 95 % "
-            "prediction interval of one more seed, widened by one test series) on "
-            f"{len(outside)} of the {h['n_judged']} datasets with two seeds or more"
-            + (f": {', '.join(outside)}." if outside else ".")
+            f"prediction interval of one more seed, widened by one test series) on "
+            f"{outside_phrase(h)}."
         )
     return lines
 
@@ -107,7 +105,7 @@ def status_block(root: Path = ROOT) -> str:
         f"[`{name}/table/summary.md`]({name}/table/summary.md).",
         "",
         f"- Datasets covered: **{len(in_paper)} of the paper's {PAPER_DATASETS}**"
-        + (f" ({', '.join(in_paper.index)}); seeds: {seed_counts(summ['n_seeds'])}; " if len(in_paper) else "; ")
+        + (f" ({', '.join(in_paper.index)}); seeds: {seed_counts(in_paper['n_seeds'])}; " if len(in_paper) else "; ")
         + uncovered,
         f"- Protocol: {protocol}",
         _compute_line(root),

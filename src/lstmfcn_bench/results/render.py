@@ -79,12 +79,7 @@ def headline_text(summ: pd.DataFrame) -> str:
                 f"{h['n_datasets_unflagged']} datasets"
             )
         if "outside_seeds" in h:
-            outside = h["outside_seeds"]
-            text += (
-                f"; the bake-off outside what our seeds explain on {len(outside)} of "
-                f"{h['n_judged']} dataset(s) with two seeds or more"
-                + (f" ({', '.join(outside)})" if outside else "")
-            )
+            text += f"; the bake-off outside what our seeds explain on {outside_phrase(h)}"
         if not math.isnan(h.get("median_abs_diff_points_recalibrated", math.nan)):
             text += (
                 f"; BN-recalibrated variant median |Δ| "
@@ -92,6 +87,16 @@ def headline_text(summ: pd.DataFrame) -> str:
             )
         parts.append(text)
     return f"{protocol_text(summ)} {seeds_text(summ)} " + "; ".join(parts) + "."
+
+
+def outside_phrase(h: dict) -> str:
+    """Where a baseline's bake-off value lies outside what our seeds explain, of the datasets
+    that can be judged (a headline entry: ``outside_seeds``, ``n_judged``)."""
+    outside = h["outside_seeds"]
+    return (
+        f"{len(outside)} of the {h['n_judged']} datasets that can be judged (two seeds or more "
+        "and a bake-off value)" + (f": {', '.join(outside)}" if outside else "")
+    )
 
 
 def seeds_text(summ: pd.DataFrame) -> str:

@@ -187,7 +187,8 @@ def headline(summ: pd.DataFrame) -> dict[str, dict]:
     recorded them: ``flagged_runs`` (selected runs flagged as failed), the median |Δ| without
     them (``…_unflagged``, over ``n_datasets_unflagged``) and of the BN-recalibrated variant
     (``…_recalibrated``); for a baseline, ``outside_seeds``: the datasets where its reference
-    lies outside our seeds' spread, of the ``n_judged`` that have the two seeds a spread needs.
+    lies outside our seeds' spread, of the ``n_judged`` that can be judged (two seeds or more,
+    and a bake-off value).
     """
     out = {}
     for model in MODELS:

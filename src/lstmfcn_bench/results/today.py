@@ -92,8 +92,11 @@ def compare_today(summary: pd.DataFrame) -> Comparison:
     # The reproduction's datasets decide what is compared: a baseline that lacks one of them is
     # left out as a column, rather than the dataset as a row.
     methods_left_out = {}
-    for label in [ours_label(m) for m in BASELINES if reproduced and ours_label(m) in full]:
-        missing = [d for d in full.index.difference(list(left_out)) if math.isnan(full.at[d, label])]
+    baselines = [ours_label(m) for m in BASELINES if reproduced and ours_label(m) in full]
+    # the rows compared whatever the baselines: no other method lacks a value there
+    compared = full.drop(index=list(left_out), columns=baselines).dropna().index
+    for label in baselines:
+        missing = [d for d in compared if math.isnan(full.at[d, label])]
         if missing:
             methods_left_out[label] = f"no run on {', '.join(missing)}"
     full = full.drop(columns=list(methods_left_out))
