@@ -95,6 +95,7 @@ def finished_run(results: Path, run: Run, accuracy: float, loss: float, **config
         "epochs_run": epochs,
         "train_seconds": 60.0,
         "eval_seconds": 0.5,
+        "released": None,  # as evaluation says of a trained run (not a released file)
         "backend": "tensorflow",
         "device": "cpu: test",
         "versions": {"keras": "3"},
@@ -145,6 +146,10 @@ def test_publish_copies_compact_records_with_their_provenance(tmp_path):
     assert (p["seed"], p["engine"], p["precision"], p["commit"]) == (0, "keras", "fp32", COMMIT)
     assert record["train_info"]["data_sha256"] == "ab" * 32
     assert record["test_accuracy"] == 0.95
+    # only the selected run's record names a released file; the others have no such key
+    records = [json.loads(p.read_text()) for p in (tmp_path / "repro/runs/GunPoint").glob("*.json")]
+    assert sorted(r["cells"] for r in records if "released" in r) == [64, 64]
+    assert all(r["released"]["path"].startswith("weights/") for r in records if "released" in r)
     rows = list(csv.DictReader(run.path("record_history", tmp_path / "repro").open()))
     epochs = [int(r["epoch"]) for r in rows]
     assert epochs[:50] == list(range(1, 51)) and epochs[-1] == 2000 and 1990 in epochs

@@ -113,6 +113,10 @@ def _candidate(metrics_path: Path, run: Run, results: Path) -> Candidate:
     kept = {"kept_model_sha256": sha256_file(model)} if baseline else {
         "kept_weights_sha256": weights_digest(model)
     }
+    # A trained run's metrics say "released": null (not evaluated from a released file); in a
+    # record the key names the run's own released file, which only the selected run gets.
+    if metrics.get("released") is None:
+        metrics = {k: v for k, v in metrics.items() if k != "released"}
     record = {
         "record_version": RECORD_VERSION,
         **metrics,
