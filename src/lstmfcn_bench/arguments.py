@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from . import settings
+from .data import splits
 from .data.dataset import DEFAULT_ROOT
 from .data.preprocess import MISSING, NORMALISE
 from .data.registry import PRESETS
@@ -145,6 +146,14 @@ def _add_train(sub) -> None:
         "--no-shuffle",
         action="store_true",
         help="no dimension shuffle: the LSTM runs over T timesteps",
+    )
+    t.add_argument(
+        "--split",
+        default=splits.PAPER,
+        choices=splits.SPLITS,
+        help=f"{splits.PAPER} (default, the paper's): train and test as in the 2015 archive, i.e. "
+        f"the 2018 files exchanged for the {len(splits.EXCHANGED_SINCE_2015)} datasets where they "
+        f"differ; {splits.ARCHIVE}: the archive's files as they are",
     )
     _setting(t, "checkpoint_every", "epochs between resume states (also written on SIGTERM)")
     t.add_argument(

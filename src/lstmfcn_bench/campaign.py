@@ -81,14 +81,16 @@ def complete(plan, results: Path) -> list[str]:
 
 def publish_datasets(datasets: list[str], results: Path, records: Path, any_protocol: bool):
     """Publish only ``datasets`` of ``results``: a view of their folders, so that a dataset
-    whose other model or cells are still training is never published half."""
+    whose other model or cells are still training is never published half. A record they
+    replace is one the plan's ``skip_published`` trained again (recorded with other settings
+    or the archive's split where the paper's differs)."""
     with tempfile.TemporaryDirectory() as tmp:
         view = Path(tmp)
         for kind in ("metrics", "models"):
             (view / kind).mkdir()
             for d in datasets:
                 (view / kind / d).symlink_to((results / kind / d).resolve())
-        return publish(view, records, any_protocol=any_protocol)
+        return publish(view, records, replace=True, any_protocol=any_protocol)
 
 
 def progress_lines(results: Path, plan) -> list[str]:
@@ -121,7 +123,7 @@ def _publish_new(plan, args, done: set[str]) -> None:
         return
     print(
         f"published {', '.join(new)} ({len(outcome['added'])} records added, "
-        f"{len(outcome['waiting'])} waiting); commit with:\n"
+        f"{len(outcome['replaced'])} replaced, {len(outcome['waiting'])} waiting); commit with:\n"
         f"  git add {args.records}/ {args.readme or ''} && git commit -m "
         f"'{args.records.name}/: {', '.join(new)} seed {args.seed}; table and README block "
         "rebuilt'",

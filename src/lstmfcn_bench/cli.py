@@ -124,6 +124,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         shuffle=not args.no_shuffle,
         checkpoint_every=args.checkpoint_every,
         tf32=args.tf32,
+        split=args.split,
     )
     configs = [dataclasses.replace(base, seed=s) for s in args.seed]
     for config in configs:
@@ -136,16 +137,18 @@ def cmd_train(args: argparse.Namespace) -> None:
     check_writable(args.out, "--out", folder=True)
     use_backend(args.engine)  # before Keras is first imported
     from . import runtime
+    from .data import splits
     from .data.dataset import load
     from .runs import stem
 
-    dataset = load(args.name, args.root)
+    dataset = splits.oriented(load(args.name, args.root), base.split)
     runtime.configure(args.threads, deterministic=args.deterministic, tf32=base.tf32)
     outs = [args.out / f"{stem(c.model, c.cells, c.seed)}.keras" for c in configs]
     seeds = ", ".join(str(s) for s in args.seed)
     print(
         f"training {base.model} (cells {base.cells}, seed {seeds}) on {dataset.name}: "
-        f"{len(dataset.y_train)} series of length {dataset.length}, {dataset.n_classes} classes, "
+        f"{len(dataset.y_train)} series{splits.describe(dataset)} of length {dataset.length}, "
+        f"{dataset.n_classes} classes, "
         f"{base.epochs} epochs, engine {args.engine} -> {', '.join(map(str, outs))}",
         flush=True,
     )

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import registry
+from .data import registry, splits
 from .errors import ConfigError
 from .models.architecture import CONV_BLOCKS
 from .training.config import PAPER_EPOCHS
@@ -80,10 +80,12 @@ def steps_per_epoch(n: int, batch: int = BATCH) -> int:
 
 
 def size(name: str) -> tuple[int, int]:
-    """``(n_train, T)`` of a dataset; T of a variable-length one is its padded (max) length."""
+    """``(n_train, T)`` of a dataset: the series a run of the paper's split trains on, and
+    the length (a variable-length dataset's padded, max, length)."""
     info = registry.registry()[registry.canonical_name(name)]
     length = info.length if info.length is not None else MAX_LENGTH[info.name]
-    return info.n_train, length
+    n_train, _ = splits.sizes(info.n_train, info.n_test, info.name, splits.PAPER)
+    return n_train, length
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write_text
+from ..data import splits
 from ..errors import LstmfcnError
 from ..models.checkpoint import (
     check_model_fits,
@@ -87,6 +88,9 @@ def evaluate(
             "on; pass --info, or --allow-other-data to evaluate it without that check"
         )
     trained_on = _trained_on(train_info, info_path, dataset, allow_other_data)
+    config = train_info.get("config", {})
+    if not baseline:  # tested on what the run did not train on (a baseline: the archive's)
+        dataset = splits.oriented(dataset, splits.of_run(config))
     if baseline:
         pred, checks = _baseline_checks(model, model_path, dataset)
     else:
@@ -100,7 +104,6 @@ def evaluate(
         cls: (float(confusion[k, k] / support[k]) if support[k] else None)
         for k, cls in enumerate(dataset.classes)
     }
-    config = train_info.get("config", {})
     return {
         "dataset": dataset.name,
         "model": config.get("model"),

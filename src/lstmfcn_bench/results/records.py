@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data import splits
 from ..data.registry import canonical_name
 from ..errors import LstmfcnError, UnknownDatasetError
 from ..baselines import is_baseline
@@ -122,7 +123,7 @@ def check_metric(metric: object, source: str) -> dict:
         # A baseline runs its library's defaults: the paper's protocol does not apply to it.
         protocol=""
         if baseline
-        else "; ".join(protocol_differences(config))
+        else "; ".join(protocol_differences(config, dataset))
         if config
         else "not recorded",
         released=bool(metric.get("released")),
@@ -248,7 +249,8 @@ SETTING_AS_RECORDED = {
 def published_datasets(runs, train: dict[str, dict], root: Path = ROOT) -> set[str]:
     """The datasets of ``runs`` whose every run already has a record under ``root`` trained
     with the settings ``train`` plans for its dataset: what a plan with ``skip_published``
-    leaves out (a dataset with only some of them, or recorded with other settings, stays)."""
+    leaves out (a dataset with only some of them, or recorded with other settings or another
+    split than the paper's, stays)."""
     root = Path(root).expanduser()
     if not (root / "runs").is_dir():
         raise LstmfcnError(f"{root}: not a reproduction folder (it has no runs/ folder)")
@@ -261,7 +263,13 @@ def published_datasets(runs, train: dict[str, dict], root: Path = ROOT) -> set[s
             return True
         config = read_json(path, "record").get("train_config", {})
         wanted = train[run.dataset]
-        return all(config.get(k) == wanted[s] for s, k in SETTING_AS_RECORDED.items())
+        # a run of the archive's split where the paper's differs is trained again
+        same_split = splits.exchanges(run.dataset, splits.of_run(config)) == splits.exchanges(
+            run.dataset, splits.PAPER
+        )
+        return same_split and all(
+            config.get(k) == wanted[s] for s, k in SETTING_AS_RECORDED.items()
+        )
 
     missing = {run.dataset for run in runs if not recorded(run)}
     return {run.dataset for run in runs} - missing

@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from .. import settings
+from ..data import splits
 from ..errors import ConfigError
 from ..runs import MODELS
 
@@ -51,6 +52,7 @@ class TrainConfig:
     checkpoint_every: int = settings.default("checkpoint_every")  # epochs between resume states
     tf32: bool = settings.default("tf32")  # TF32 tensor-core maths allowed on GPUs
     class_weighted: bool = True  # the paper's n / (K · count_k) class weights in the loss
+    split: str = splits.PAPER  # train/test as in the paper's 2015 archive (data/splits.py)
 
     def validate(self) -> None:
         """ConfigError for a value outside the config schema's range (the workflow's too)."""
@@ -71,23 +73,28 @@ class TrainConfig:
             raise ConfigError(f"plateau_min_delta must be >= 0, got {self.plateau_min_delta}")
         if not 0 < self.plateau_factor < 1:
             raise ConfigError(f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
+        splits.check(self.split)
 
-    def fingerprint(self, data_sha256: str) -> str:
-        """Identity of a run for resuming: everything but the epoch budget (which may grow)."""
+    def fingerprint(self, data_identity: str) -> str:
+        """Identity of a run for resuming: everything but the epoch budget (which may grow);
+        the data it trains on is ``data_identity`` (splits.data_identity: the split is there,
+        so that a dataset the split leaves alone keeps the identity it had before it)."""
         d = asdict(self)
         d.pop("epochs")
         d.pop("checkpoint_every")
+        d.pop("split")
         if not d["tf32"]:
             d.pop("tf32")  # fp32 runs keep the identity they had before the option existed
         if d["class_weighted"]:
             d.pop("class_weighted")  # likewise the paper's weighting
-        d["data"] = data_sha256
+        d["data"] = data_identity
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def protocol_differences(config: dict) -> list[str]:
+def protocol_differences(config: dict, dataset: str | None = None) -> list[str]:
     """How a run's recorded config (``_train.json``'s ``config``) departs from the paper's
-    protocol, one ``"field value (the paper's value)"`` per field; empty when it does not."""
+    protocol, one ``"field value (the paper's value)"`` per field; empty when it does not.
+    The split counts only on a ``dataset`` whose split the 2018 archive exchanged."""
     paper = TrainConfig()
     out = []
     for field in PROTOCOL_FIELDS:
@@ -99,6 +106,9 @@ def protocol_differences(config: dict) -> list[str]:
         )
         if not same:
             out.append(f"{field} {value!r} (the paper's {expected!r})")
+    split = splits.of_run(config)
+    if dataset in splits.EXCHANGED_SINCE_2015 and split != splits.PAPER:
+        out.append(f"split {split!r} (the paper's {splits.PAPER!r}: train and test exchanged)")
     if config.get("cells") not in PAPER_CELLS:
         out.append(f"cells {config.get('cells')!r} (the paper's {'/'.join(map(str, PAPER_CELLS))})")
     return out

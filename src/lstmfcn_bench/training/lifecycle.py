@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.splits import data_identity
 from ..errors import ConfigError, LstmfcnError
 from ..runs import beside_model
 from .config import TrainConfig
@@ -73,7 +74,7 @@ def start(dataset, config: TrainConfig, model_path: Path, weights, log):
     state (nothing of a state that failed to load stays in the model); ``resumed_from`` is the
     epoch the run continues after, None for a fresh start."""
     resume_path = beside_model(model_path, "resume")
-    fingerprint = config.fingerprint(dataset.meta.get("data_sha256", ""))
+    fingerprint = config.fingerprint(data_identity(dataset))
     model = new_model(config, dataset.length, dataset.n_classes, weights)
     fresh = ResumeState(fingerprint, Plateau.of(config))
     if not resume_path.exists():

@@ -1,0 +1,181 @@
+"""The paper's split: which datasets the 2018 archive exchanged (checked against the published
+table's own numbers), and runs that train and test the paper's way round."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmfcn_bench.cli import main
+from lstmfcn_bench.data import registry, splits
+from lstmfcn_bench.data.dataset import load
+from lstmfcn_bench.errors import ConfigError
+from lstmfcn_bench.results.reference import published_table
+from lstmfcn_bench.training.config import TrainConfig, protocol_differences
+
+PREPARED = ("ItalyPowerDemand",)
+
+
+def _whole_number_of(accuracy: float, n: int) -> bool:
+    """Whether a published accuracy (5 decimals or fewer) is k/n for a whole k."""
+    return abs(round(accuracy * n) / n - accuracy) < 6e-6
+
+
+def test_the_exchanged_datasets_are_those_whose_published_accuracies_count_training_series():
+    """The published LSTM-FCN and ALSTM-FCN accuracies say on which series the paper tested:
+    whole numbers of the 2018 training split exactly for the 14, of the test split for the
+    other 71."""
+    pub = published_table()
+    assert len(pub) == 85
+    on_train, on_test = set(), set()
+    for name, row in pub.iterrows():
+        info = registry.registry()[name]
+        fits = [
+            (_whole_number_of(row[m], info.n_train), _whole_number_of(row[m], info.n_test))
+            for m in ("LSTM-FCN", "ALSTM-FCN")
+        ]
+        if all(train and not test for train, test in fits):
+            on_train.add(name)
+        elif all(test for _, test in fits):
+            on_test.add(name)
+    assert on_train == splits.EXCHANGED_SINCE_2015
+    assert len(on_test) == 85 - 14
+
+
+def test_oriented_exchanges_the_splits_only_for_the_paper_split_of_an_exchanged_dataset():
+    def dataset(name):
+        from lstmfcn_bench.data.dataset import Dataset
+
+        a, b = np.zeros((3, 5), np.float32), np.ones((7, 5), np.float32)
+        meta = {"n_train": 3, "n_test": 7, "data_sha256": "abc", "n_classes": 2}
+        return Dataset(
+            name, a, np.zeros(3, int), b, np.ones(7, int), np.full(3, 5), np.full(7, 5), meta
+        )
+
+    worms = splits.oriented(dataset("Worms"), splits.PAPER)
+    assert worms.X_train.shape == (7, 5) and worms.y_train.tolist() == [1] * 7
+    assert worms.X_test.shape == (3, 5) and worms.lengths_test.tolist() == [5] * 3
+    assert (worms.meta["n_train"], worms.meta["n_test"], worms.meta["exchanged"]) == (7, 3, True)
+    as_is = dataset("Worms")
+    assert splits.oriented(as_is, splits.ARCHIVE) is as_is
+    other = dataset("GunPoint")
+    assert splits.oriented(other, splits.PAPER) is other
+    # a run of one split never resumes from a state of the other
+    assert splits.data_identity(worms) != splits.data_identity(as_is)
+    assert splits.data_identity(other) == "abc"  # as before splits existed
+    assert splits.sizes(181, 77, "Worms", splits.PAPER) == (77, 181)
+    assert splits.sizes(50, 150, "GunPoint", splits.PAPER) == (50, 150)
+    with pytest.raises(ConfigError, match="unknown split '2016'"):
+        TrainConfig(split="2016").validate()
+
+
+def test_the_split_is_protocol_only_where_the_archive_exchanged_it():
+    paper = asdict(TrainConfig())
+    assert paper["split"] == splits.PAPER
+    older = {k: v for k, v in paper.items() if k != "split"}  # recorded before: the files as is
+    assert protocol_differences(older, "GunPoint") == []
+    assert protocol_differences(paper, "Worms") == []
+    assert protocol_differences(older, "Worms") == [
+        "split '2018' (the paper's '2015': train and test exchanged)"
+    ]
+    assert protocol_differences({**paper, "split": "2018"}, "DistalPhalanxTW") != []
+    # the split reaches the resume identity through the data it names, not the config
+    assert TrainConfig(split="2018").fingerprint("d") == TrainConfig().fingerprint("d")
+
+
+@pytest.fixture
+def worms_root(tmp_path, data_root):
+    """ItalyPowerDemand's prepared files under an exchanged dataset's name (67 training and
+    1029 test series, so a run's sizes say which way round it trained)."""
+    root = tmp_path / "data"
+    shutil.copytree(data_root / "ItalyPowerDemand", root / "Worms")
+    meta_path = root / "Worms" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "name": "Worms"}))
+    return root
+
+
+@pytest.mark.parametrize("split, trained, tested", [("2015", 1029, 67), ("2018", 67, 1029)])
+def test_train_and_evaluate_follow_the_runs_split(
+    tmp_path, worms_root, capsys, split, trained, tested
+):
+    out = tmp_path / "runs"
+    args = ["--epochs", "2", "--threads", "1", "--log-every", "0", "--root", str(worms_root)]
+    assert main(["train", "Worms", "--out", str(out), "--split", split, *args]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert f"on Worms: {trained} series" in line
+    assert ("the paper's split" in line) == (split == "2015")
+    info = json.loads((out / "lstmfcn_c8_s0_train.json").read_text())
+    assert info["config"]["split"] == split
+    metrics = tmp_path / "metrics.json"
+    root = ["--root", str(worms_root)]
+    model = str(out / "lstmfcn_c8_s0.keras")
+    assert main(["evaluate", model, "--dataset", "Worms", *root, "--out", str(metrics)]) == 0
+    m = json.loads(metrics.read_text())
+    assert m["n_test"] == tested
+    assert sum(map(sum, m["confusion_matrix"])) == tested
+    assert len(load("Worms", worms_root).y_test) == 1029  # the prepared files stay as they are
+
+
+def test_a_run_of_one_split_does_not_resume_from_the_other(tmp_path, worms_root):
+    from lstmfcn_bench.training.lifecycle import start
+    from lstmfcn_bench.training.protocol import class_weights
+
+    files = load("Worms", worms_root)
+    config, path, said = TrainConfig(), tmp_path / "lstmfcn_c8_s0.keras", []
+    weights = class_weights(files.y_train, files.n_classes)
+    model, state, _ = start(files, config, path, weights, said.append)  # a state of the files
+    state.next_epoch = 1
+    state.save(path.with_name("lstmfcn_c8_s0.resume.npz"), model)
+    _, _, resumed = start(files, config, path, weights, said.append)
+    assert resumed == 1 and "resuming" in said[-1]
+    _, _, resumed = start(splits.oriented(files, splits.PAPER), config, path, weights, said.append)
+    assert resumed is None and "belongs to another configuration" in said[-1]
+
+
+def test_today_leaves_out_the_exchanged_datasets():
+    from lstmfcn_bench.results.today import SPLIT_NOTE, compare_today
+
+    summary = pd.DataFrame(
+        {"lstmfcn_selected_mean": [0.9, 0.7], "alstmfcn_selected_mean": [0.9, 0.7]},
+        index=pd.Index(["GunPoint", "DistalPhalanxTW"], name="dataset"),
+    )
+    comparison = compare_today(summary)
+    assert list(comparison.accuracy.index) == ["GunPoint"]
+    assert comparison.left_out == {"DistalPhalanxTW": SPLIT_NOTE}
+
+
+def test_skip_published_trains_again_the_archive_split_where_the_papers_differs(tmp_path):
+    """Records of Worms trained on the archive's files (before runs recorded a split) are not
+    the paper's split there: a campaign plans Worms again; GunPoint's stand."""
+    from lstmfcn_bench.plan import make_plan
+
+    config = {"datasets": ["Worms", "GunPoint"], "seeds": [0]}
+    plan = make_plan(config)
+    (tmp_path / "runs").mkdir()
+
+    def record(split: str | None) -> None:
+        for run in plan.runs:
+            planned = plan.train[run.dataset]
+            config = {
+                "epochs": planned["epochs"],
+                "batch_size": planned["batch_size"],
+                "plateau_patience": planned["patience"],
+                "shuffle": planned["shuffle"],
+                "seed": run.seed,
+                **({"split": split} if split else {}),
+            }
+            path = run.path("record", tmp_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"train_config": config}))
+
+    record(None)
+    assert make_plan({**config, "skip_published": str(tmp_path)}).datasets == ["Worms"]
+    record(splits.PAPER)
+    with pytest.raises(ConfigError, match="already holds every"):
+        make_plan({**config, "skip_published": str(tmp_path)})
