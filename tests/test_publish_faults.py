@@ -349,13 +349,56 @@ def test_aggregate_refuses_a_readme_or_record_it_cannot_use_before_writing(
     assert snapshot(site) == before
 
 
-def test_a_rerun_that_would_move_a_release_to_other_cells_is_refused(tmp_path, repro, capsys):
-    """The grid's least loss is at 64 cells (released); a rerun of 8 cells with less loss
-    would make the table select 8 while the 64-cell file stays released: refused."""
+def test_a_rerun_of_some_cells_that_would_move_a_release_is_refused(tmp_path, repro, capsys):
+    """The grid's least loss is at 64 cells (released); a rerun of 8 cells alone with less loss
+    would make the table select 8 while the 64-cell record and file stay released: refused."""
     assert (repro / "weights/GunPoint/lstmfcn_c64_s0.keras").is_file()
     grid(tmp_path / "b", datasets=("GunPoint",), seeds=(0,))
     set_metric(tmp_path / "b", "GunPoint", "train_loss", 0.001, stem="lstmfcn_c8_s0")
+    for other in ("lstmfcn_c64_s0", "lstmfcn_c128_s0", "alstmfcn_c*_s0"):
+        for path in (tmp_path / "b" / "metrics" / "GunPoint").glob(f"{other}.json"):
+            path.unlink()
     before = snapshot(repro)
     err = fails(capsys, "publish", tmp_path / "b", "--to", repro, "--replace")
     assert "GunPoint lstmfcn seed 0: this publish would select cells 8 where cells 64" in err
+    assert snapshot(repro) == before
+
+
+def test_a_rerun_of_the_three_cells_moves_the_release_with_it(tmp_path, repro, capsys):
+    """The seed's three cells rerun (a split corrected, say) and the least loss now at 8 cells:
+    the 8-cell run is released, the 64-cell file goes, in the same all-or-nothing publish."""
+    old = repro / "weights/GunPoint/lstmfcn_c64_s0.keras"
+    assert old.is_file()
+    grid(tmp_path / "b", datasets=("GunPoint",), seeds=(0,))
+    set_metric(tmp_path / "b", "GunPoint", "test_accuracy", 0.9)  # every run's result anew
+    set_metric(tmp_path / "b", "GunPoint", "train_loss", 0.001, stem="lstmfcn_c8_s0")
+    assert main(["publish", str(tmp_path / "b"), "--to", str(repro), "--replace"]) == 0
+    assert "replaced: 6" in capsys.readouterr().out
+    assert not old.exists() and (repro / "weights/GunPoint/lstmfcn_c8_s0.keras").is_file()
+
+    def record(cells):
+        return json.loads(Run("GunPoint", "lstmfcn", cells, 0).path("record", repro).read_text())
+
+    assert record(8)["released"]["path"] == "weights/GunPoint/lstmfcn_c8_s0.keras"
+    assert "released" not in record(64)
+    assert main(["aggregate", str(repro)]) == 0  # the table and the released files agree
+
+
+def test_a_failed_publish_puts_back_a_release_it_removed(tmp_path, repro, capsys, monkeypatch):
+    old = repro / "weights/GunPoint/lstmfcn_c64_s0.keras"
+    grid(tmp_path / "b", datasets=("GunPoint",), seeds=(0,))
+    set_metric(tmp_path / "b", "GunPoint", "test_accuracy", 0.9)
+    set_metric(tmp_path / "b", "GunPoint", "train_loss", 0.001, stem="lstmfcn_c8_s0")
+    before = snapshot(repro)
+    real_unlink = Path.unlink
+
+    def unlink(self, missing_ok=False):
+        if self == old:
+            raise OSError(errno.EIO, "Input/output error (simulated)")
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    err = fails(capsys, "publish", tmp_path / "b", "--to", repro, "--replace")
+    assert f"cannot remove {old}" in err and "every file there is as it was" in err
+    monkeypatch.undo()
     assert snapshot(repro) == before

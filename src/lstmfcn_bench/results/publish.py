@@ -263,8 +263,12 @@ def publish(
         if refused or refused_here:
             raise _refusal(refused + refused_here)
         if writes:
-            released = selected_releases(writes, [read_json(p, "record") for p in published])
+            released, dropped = selected_releases(
+                writes, [read_json(p, "record") for p in published]
+            )
             with Staging(to) as staging:
+                for run in dropped:  # its record is replaced below, without "released"
+                    staging.remove(run.path("released", ""))
                 for run, record, text, history in writes:
                     if any(run is w[0] for w in released):
                         stage_release(staging, run, record, run.path("model", results))

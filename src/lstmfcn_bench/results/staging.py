@@ -82,6 +82,7 @@ class Staging:
         self.target = Path(target)
         self.folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.target))
         self.digests: dict[Path, str] = {}  # relative path -> sha256 of what was staged
+        self.removals: list[Path] = []  # relative paths commit removes
         self.made: list[Path] = []  # folders commit created, in creation order
         self.keep = False
 
@@ -121,6 +122,14 @@ class Staging:
         self.digests[Path(rel)] = sha256_file(path)
         return path
 
+    def remove(self, rel: Path | str) -> None:
+        """Remove the file ``rel`` of the target when the others are placed (and put it back
+        if they cannot be)."""
+        rel = Path(rel)
+        if rel.is_absolute() or ".." in rel.parts or rel in self.digests:
+            raise ValueError(f"{rel}: not a path of {self.target} to remove")
+        self.removals.append(rel)
+
     def verify(self) -> None:
         """Every staged file holds what was staged, and its place is not a folder."""
         for rel, digest in self.digests.items():
@@ -133,21 +142,26 @@ class Staging:
                 raise LstmfcnError(f"nothing written: {self.target / rel} is a folder")
 
     def commit(self) -> None:
-        """Move every staged file into place, or, if one move fails, none."""
+        """Move every staged file into place and remove the files to remove, or, if one of
+        these fails, none."""
         self.verify()
         moved: list[tuple[Path, Path | None]] = []  # (place, backup of what it held)
-        for rel in self.digests:
+        for rel in [*self.digests, *self.removals]:
             dest = self.target / rel
             try:
                 backup = self._back_up(rel, dest)
                 # Noted before the move: an interruption right after it is put back too.
                 moved.append((dest, backup))
-                self._make_folders(dest.parent)
-                place(self._staged(rel), dest)
+                if rel in self.digests:
+                    self._make_folders(dest.parent)
+                    place(self._staged(rel), dest)
+                else:
+                    dest.unlink(missing_ok=True)
             except OSError as e:
                 self._roll_back(moved)
                 raise LstmfcnError(
-                    f"nothing written to {self.target}: cannot write {dest} "
+                    f"nothing written to {self.target}: cannot "
+                    f"{'write' if rel in self.digests else 'remove'} {dest} "
                     f"({e.strerror or e}); every file there is as it was"
                 ) from None
             except BaseException:  # Ctrl-C or a signal half-way: put back, then stop

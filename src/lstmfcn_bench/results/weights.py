@@ -73,34 +73,40 @@ def write_released(model_path: Path, out: Path) -> str:
     return digest
 
 
-def selected_releases(writes: list[tuple], published: list[dict]) -> list[tuple]:
+def selected_releases(writes: list[tuple], published: list[dict]) -> tuple[list[tuple], list[Run]]:
     """The runs of ``writes`` (``(run, record, ...)`` tuples) to release: per dataset, model
     and released seed, the run of least training loss, fewer cells on a tie (the table's
     selection), among these and the ``published`` records of the same group that they do
-    not replace; a group whose selected run is already published releases nothing new.
+    not replace; a group whose selected run is already published releases nothing new. Also
+    the released runs whose files go: released, replaced by ``writes``, and no longer selected
+    (a rerun of the seed's three cells whose least loss moved to other cells).
 
-    A publish that would move a group's release to other cells (a rerun with ``--replace``
-    that changes which cells have the least loss) is refused: the old file and its record
-    would disagree with the table."""
+    A publish that would move a group's release to other cells while the released record
+    stays (a rerun of some of the cells only) is refused: the old file and its record would
+    disagree with the table."""
     groups: dict[tuple, list[tuple[tuple | None, dict]]] = {}
     for w in writes:
         run, record = w[:2]
         if run.seed in RELEASED_SEEDS and not is_baseline(run.model):  # Keras models only
             groups.setdefault((run.dataset, run.model, run.seed), []).append((w, record))
     new_cells = {key: {w[0].cells for w, _ in group} for key, group in groups.items()}
-    released_cells: dict[tuple, set] = {}
+    kept_release: dict[tuple, set] = {}  # released cells whose records this publish keeps
+    replaced_release: dict[tuple, set] = {}  # ... and whose records it replaces
     for r in published:
         key = (r.get("dataset"), r.get("model"), r.get("seed"))
         if key not in groups:
             continue
+        replaced = r.get("cells") in new_cells[key]
         if r.get("released"):
-            released_cells.setdefault(key, set()).add(r.get("cells"))
-        if r.get("cells") not in new_cells[key]:
+            (replaced_release if replaced else kept_release).setdefault(key, set()).add(
+                r.get("cells")
+            )
+        if not replaced:
             groups[key].append((None, r))
-    chosen = []
+    chosen, dropped = [], []
     for key, group in groups.items():
         w, record = min(group, key=lambda wr: (wr[1]["train_loss"], wr[1]["cells"]))
-        moved = released_cells.get(key, set()) - {record["cells"]}
+        moved = kept_release.get(key, set()) - {record["cells"]}
         if moved:
             raise LstmfcnError(
                 f"{key[0]} {key[1]} seed {key[2]}: this publish would select cells "
@@ -108,8 +114,13 @@ def selected_releases(writes: list[tuple], published: list[dict]) -> list[tuple]
                 "released file and its record's 'released' entry first, or publish the seed's "
                 "three cells together"
             )
+        dataset, model, seed = key
+        dropped += [
+            Run(dataset, model, cells, seed)
+            for cells in sorted(replaced_release.get(key, set()) - {record["cells"]})
+        ]
         chosen.append(w)
-    return [w for w in chosen if w is not None]
+    return [w for w in chosen if w is not None], dropped
 
 
 def stage_release(staging, run, record: dict, model_path: Path) -> None:
