@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmfcn_bench.cli import main
+from lstmfcn_bench.cli import _as_the_run_saw_it, main
 from lstmfcn_bench.data import registry, splits
 from lstmfcn_bench.data.dataset import load
 from lstmfcn_bench.errors import ConfigError
@@ -120,6 +120,17 @@ def test_train_and_evaluate_follow_the_runs_split(
     assert m["n_test"] == tested
     assert sum(map(sum, m["confusion_matrix"])) == tested
     assert len(load("Worms", worms_root).y_test) == 1029  # the prepared files stay as they are
+    # a figure's "train" series are the ones the run trained on
+    seen = _as_the_run_saw_it(load("Worms", worms_root), out / "lstmfcn_c8_s0.keras")
+    assert (len(seen.y_train), len(seen.y_test)) == (trained, tested)
+
+
+def test_the_dataset_list_marks_the_exchanged_datasets(capsys):
+    assert main(["datasets", "--preset", "ucr85"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = {line.split()[0] for line in lines if line.endswith(" *")}
+    assert marked == splits.EXCHANGED_SINCE_2015
+    assert lines[-2].startswith("* the paper's split (the 2015 archive's) is this one exchanged")
 
 
 def test_a_run_of_one_split_does_not_resume_from_the_other(tmp_path, worms_root):

@@ -17,7 +17,7 @@ from .errors import ConfigError, LstmfcnError
 
 
 def cmd_datasets(args: argparse.Namespace) -> None:
-    from .data import registry
+    from .data import registry, splits
 
     names = registry.preset(args.preset)
     print(
@@ -27,11 +27,17 @@ def cmd_datasets(args: argparse.Namespace) -> None:
     for name in names:
         i = registry.registry()[name]
         old = registry.name_2015(name) or "-"
+        mark = " *" if name in splits.EXCHANGED_SINCE_2015 else ""
         print(
             f"{name:<32} {old:<30} {i.type:<10} {i.n_train:>6} {i.n_test:>6} "
-            f"{i.n_classes:>7} {i.length_label:>8}"
+            f"{i.n_classes:>7} {i.length_label:>8}{mark}"
         )
-    print(f"{len(names)} datasets (preset {args.preset})")
+    if any(name in splits.EXCHANGED_SINCE_2015 for name in names):
+        print(
+            "* the paper's split (the 2015 archive's) is this one exchanged: the paper's protocol "
+            "trains on the test column's series and tests on the train column's"
+        )
+    print(f"{len(names)} datasets (preset {args.preset}); train/test: the 2018 archive's")
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -266,6 +272,18 @@ def _saved(kind: str, paths) -> None:
     print(f"{kind} -> {png}, {svg}")
 
 
+def _as_the_run_saw_it(dataset, model_path: Path):
+    """``dataset`` with the split the run of ``model_path`` trained on (its _train.json beside
+    it says which), so that a figure's "train" series are the ones the model trained on."""
+    from .data import splits
+    from .results.records import read_json
+    from .runs import beside_model
+
+    info = beside_model(model_path, "info")
+    config = read_json(info, "run's _train.json").get("config", {}) if info.is_file() else {}
+    return splits.oriented(dataset, splits.of_run(config))
+
+
 def cmd_cam(args: argparse.Namespace) -> None:
     from .data.dataset import load
     from .figures.cam import cam_figure
@@ -273,7 +291,7 @@ def cmd_cam(args: argparse.Namespace) -> None:
     from .models.checkpoint import load_checkpoint
 
     check_writable(args.out, "--out", folder=False)
-    dataset = load(args.dataset, args.root)
+    dataset = _as_the_run_saw_it(load(args.dataset, args.root), args.model_path)
     model = load_checkpoint(args.model_path)
     fig = cam_figure(
         model,
@@ -294,7 +312,7 @@ def cmd_context(args: argparse.Namespace) -> None:
 
     check_writable(args.out, "--out", folder=False)
     limit = parse_limit(args.limit)
-    dataset = load(args.dataset, args.root)
+    dataset = _as_the_run_saw_it(load(args.dataset, args.root), args.model_path)
     model = load_checkpoint(args.model_path)
     fig = context_figure(
         model, dataset, classwise=args.classwise, limit=limit, source=args.model_path
