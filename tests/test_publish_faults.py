@@ -384,6 +384,32 @@ def test_a_rerun_of_the_three_cells_moves_the_release_with_it(tmp_path, repro, c
     assert main(["aggregate", str(repro)]) == 0  # the table and the released files agree
 
 
+def test_a_rerun_of_the_released_cells_alone_that_loses_the_selection_is_refused(
+    tmp_path, repro, capsys
+):
+    """64 cells released; its rerun alone comes out with more loss, so the table would select
+    a kept record that was never released: refused, rather than left without a release."""
+    grid(tmp_path / "b", datasets=("GunPoint",), seeds=(0,))
+    set_metric(tmp_path / "b", "GunPoint", "train_loss", 0.5, stem="lstmfcn_c64_s0")
+    set_metric(tmp_path / "b", "GunPoint", "test_accuracy", 0.9, stem="lstmfcn_c64_s0")
+    for path in (tmp_path / "b" / "metrics" / "GunPoint").glob("*.json"):
+        if path.stem != "lstmfcn_c64_s0":
+            path.unlink()
+    before = snapshot(repro)
+    err = fails(capsys, "publish", tmp_path / "b", "--to", repro, "--replace")
+    assert "GunPoint lstmfcn seed 0: this publish would select cells" in err
+    assert snapshot(repro) == before
+
+
+def test_staging_refuses_one_path_both_removed_and_added(tmp_path):
+    with staging.Staging(tmp_path) as stage:
+        stage.remove("a/x.keras")
+        with pytest.raises(ValueError):
+            stage.add_bytes("a/x.keras", b"new")
+        with pytest.raises(ValueError):
+            stage.remove("a/x.keras")
+
+
 def test_a_failed_publish_puts_back_a_release_it_removed(tmp_path, repro, capsys, monkeypatch):
     old = repro / "weights/GunPoint/lstmfcn_c64_s0.keras"
     grid(tmp_path / "b", datasets=("GunPoint",), seeds=(0,))

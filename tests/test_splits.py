@@ -190,3 +190,40 @@ def test_skip_published_trains_again_the_archive_split_where_the_papers_differs(
     record(splits.PAPER)
     with pytest.raises(ConfigError, match="already holds every"):
         make_plan({**config, "skip_published": str(tmp_path)})
+
+
+def test_publish_refuses_a_run_of_the_archive_split_where_the_papers_differs(tmp_path):
+    from test_reproduction import grid
+
+    from lstmfcn_bench.errors import LstmfcnError
+    from lstmfcn_bench.results import publish
+
+    grid(tmp_path / "a", datasets=("Worms",), seeds=(0,), split="2018")
+    with pytest.raises(
+        LstmfcnError, match=r"Worms/lstmfcn_c8_s0: not the paper's protocol: split '2018'"
+    ):
+        publish.publish(tmp_path / "a", tmp_path / "repro")
+    assert not (tmp_path / "repro").exists()
+    grid(tmp_path / "b", datasets=("Worms", "GunPoint"), seeds=(0,))  # the paper's split
+    assert len(publish.publish(tmp_path / "b", tmp_path / "repro")["added"]) == 12
+
+
+def test_load_ucr_gives_either_archives_train_and_test(worms_root):
+    from lstmfcn_bench import load_ucr
+
+    X, _ = load_ucr("Worms", "train", root=worms_root, progress=False)
+    assert len(X) == 67  # the files as they are
+    X, _ = load_ucr("Worms", "train", root=worms_root, progress=False, archive="2015")
+    assert len(X) == 1029
+    with pytest.raises(ValueError, match="archive must be one of 2015, 2018"):
+        load_ucr("Worms", root=worms_root, archive="2016")
+
+
+def test_the_paper_split_refuses_dataset_statistics_from_its_test_series(worms_root):
+    meta_path = worms_root / "Worms" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "normalise": "dataset"}))
+    files = load("Worms", worms_root)
+    with pytest.raises(ConfigError, match="normalise=dataset, whose statistics come from"):
+        splits.oriented(files, splits.PAPER)
+    assert splits.oriented(files, splits.ARCHIVE) is files

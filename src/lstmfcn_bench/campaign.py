@@ -79,17 +79,24 @@ def complete(plan, results: Path) -> list[str]:
     return [d for d, runs in by_dataset.items() if all(_evaluated(r, results) for r in runs)]
 
 
-def publish_datasets(datasets: list[str], results: Path, records: Path, any_protocol: bool):
-    """Publish only ``datasets`` of ``results``: a view of their folders, so that a dataset
-    whose other model or cells are still training is never published half. A record they
-    replace is one the plan's ``skip_published`` trained again (recorded with other settings
-    or the archive's split where the paper's differs)."""
+#: The files of a run that publish reads.
+PUBLISHED_FILES = ("metrics", "model", "baseline_model", "history", "info")
+
+
+def publish_runs(runs: list, results: Path, records: Path, any_protocol: bool):
+    """Publish only ``runs`` of ``results`` (the plan's runs of datasets it found complete):
+    a view of their files, so that neither a dataset whose other runs are still training nor
+    another seed's run left in ``results`` is published. A record they replace is one that
+    the plan's ``skip_published`` trained again (recorded with other settings, or with the
+    archive's split where the paper's differs)."""
     with tempfile.TemporaryDirectory() as tmp:
         view = Path(tmp)
-        for kind in ("metrics", "models"):
-            (view / kind).mkdir()
-            for d in datasets:
-                (view / kind / d).symlink_to((results / kind / d).resolve())
+        for run in runs:
+            for kind in PUBLISHED_FILES:
+                source = run.path(kind, results)
+                if source.is_file():
+                    run.path(kind, view).parent.mkdir(parents=True, exist_ok=True)
+                    run.path(kind, view).symlink_to(source.resolve())
         return publish(view, records, replace=True, any_protocol=any_protocol)
 
 
@@ -114,7 +121,8 @@ def _publish_new(plan, args, done: set[str]) -> None:
         return
     done.update(new)
     try:
-        outcome = publish_datasets(new, RESULTS_DIR, args.records, args.any_protocol)
+        runs = [r for r in plan.runs if r.dataset in new]
+        outcome = publish_runs(runs, RESULTS_DIR, args.records, args.any_protocol)
         build_table(args.records)
         if args.readme:
             write_readme_block(args.readme, status_block(args.records))

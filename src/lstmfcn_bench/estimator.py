@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .data import splits
 from .errors import ConfigError
 from .estimator_input import check_series, encode_labels, preprocess, training_dataset
 from .training.config import PAPER_EPOCHS
@@ -275,7 +276,9 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
     def from_released(cls, dataset: str, seed: int = 0, records="reproduction"):
         """The released model of ``dataset`` (``reproduction/weights/``, the run the table
         selects for ``seed``), as a fitted classifier with the paper's preprocessing: no
-        training, the very weights behind the published record."""
+        training, the very weights behind the published record. ``split_`` says whose train
+        and test it was trained and tested on (``load_ucr(dataset, "test", archive=est.split_)``
+        gives its test series): ``"2015"``, the paper's, or ``"2018"``, the archive's files."""
         from .errors import LstmfcnError
         from .models.checkpoint import checkpoint_shape
         from .results.weights import released_run
@@ -300,6 +303,7 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         est.best_epoch_, est.best_loss_ = record["best_epoch"], record["train_loss"]
         est.n_iter_, est.history_ = record["epochs_run"], history
         est.train_info_, est.model_ = record["train_info"], model
+        est.split_ = splits.of_run(config)
         return est
 
 

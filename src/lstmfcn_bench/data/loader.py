@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import splits
 from .dataset import META_FILE, Dataset, dataset_dir, default_cache_dir, load, prepare
 
 SPLITS = ("train", "test", None)
@@ -30,13 +31,19 @@ def load_ucr(
     cache_dir: str | os.PathLike | None = None,
     layout: str = "numpy2d",
     progress: bool = True,
+    archive: str = splits.ARCHIVE,
 ):
     """One UCR dataset as arrays: ``(X, y)`` of ``split`` ("train" or "test"), or with
     ``split=None`` both splits as ``(X_train, y_train, X_test, y_test)``.
 
+    ``archive``: whose train and test: ``"2018"`` (default) the 2018 archive's, as the files and
+    the 2023 bake-off have them; ``"2015"`` the paper's, the same but exchanged for the 14
+    datasets that the 2018 archive exchanged (:mod:`lstmfcn_bench.data.splits`), as
+    ``lstmfcn train`` trains by default and as a released model's ``split_`` says.
+
     ``X`` is float32 of shape (n, T), or (n, 1, T) with ``layout="numpy3d"`` (sktime's and
-    aeon's layout for univariate series). It holds the package's prepared data, what
-    ``lstmfcn train`` reads: missing values interpolated, each series z-normalised, shorter
+    aeon's layout for univariate series). It holds the package's prepared data: missing
+    values interpolated, each series z-normalised, shorter
     series zero-padded at the end to the longest length T of either split. ``y`` holds the
     original class labels as written in the training file (strings such as ``"1"``), not the
     0..K-1 codes.
@@ -54,6 +61,8 @@ def load_ucr(
         raise ValueError(f"split must be 'train', 'test' or None, got {split!r}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if archive not in splits.SPLITS:
+        raise ValueError(f"archive must be one of {', '.join(splits.SPLITS)}, got {archive!r}")
     root = Path(root) if root is not None else default_root()
     if source is not None or not (dataset_dir(name, root) / META_FILE).exists():
         prepare(
@@ -63,7 +72,7 @@ def load_ucr(
             cache_dir=Path(cache_dir) if cache_dir is not None else None,
             progress=progress,
         )
-    dataset = load(name, root)
+    dataset = splits.oriented(load(name, root), archive)
     if split is None:
         return (*_arrays(dataset, "train", layout), *_arrays(dataset, "test", layout))
     return _arrays(dataset, split, layout)

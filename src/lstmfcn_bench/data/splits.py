@@ -80,6 +80,12 @@ def oriented(dataset, split: str):
     differs from the archive's (meta says so under ``exchanged``), else ``dataset`` itself."""
     if not exchanges(dataset.name, split):
         return dataset
+    if dataset.meta.get("normalise") == "dataset":
+        raise ConfigError(
+            f"{dataset.name} was prepared with normalise=dataset, whose statistics come from "
+            f"the archive's training split, which the paper's split ({PAPER}) tests on: prepare "
+            f"it with normalise=series (the paper's), or train with --split {ARCHIVE}"
+        )
     meta = {
         **dataset.meta,
         "n_train": dataset.meta.get("n_test"),

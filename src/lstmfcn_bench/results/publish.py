@@ -55,8 +55,9 @@ def thin_history(text: str, best_epoch: int | None) -> str:
     return out.getvalue()
 
 
-def provenance(train_info: dict) -> dict:
-    """What a reader checks first: protocol, seed, where and with what it ran, which code."""
+def provenance(train_info: dict, dataset: str) -> dict:
+    """What a reader checks first: protocol (the split counts on ``dataset``, if the 2018
+    archive exchanged it), seed, where and with what it ran, which code."""
     config = train_info.get("config", {})
     code = train_info.get("code") or {"commit": None, "dirty": None}
     if is_baseline(config.get("model", "")):  # its library's defaults: the paper's do not apply
@@ -64,7 +65,7 @@ def provenance(train_info: dict) -> dict:
     else:
         keys = ("epochs", "cells", "batch_size", "plateau_patience", "shuffle")
         protocol = {k: config.get(k) for k in keys}
-        differences = protocol_differences(config)
+        differences = protocol_differences(config, dataset)
         paper = not differences
     return {
         "protocol": protocol,
@@ -121,7 +122,7 @@ def _candidate(metrics_path: Path, run: Run, results: Path) -> Candidate:
         "record_version": RECORD_VERSION,
         **metrics,
         **kept,
-        "provenance": provenance(train_info),
+        "provenance": provenance(train_info, run.dataset),
         "train_info": train_info,
     }
     return run, record, _record_text(record, name), thinned
@@ -267,8 +268,8 @@ def publish(
                 writes, [read_json(p, "record") for p in published]
             )
             with Staging(to) as staging:
-                for run in dropped:  # its record is replaced below, without "released"
-                    staging.remove(run.path("released", ""))
+                for path in dropped:  # its record is replaced below, without "released"
+                    staging.remove(path)
                 for run, record, text, history in writes:
                     if any(run is w[0] for w in released):
                         stage_release(staging, run, record, run.path("model", results))

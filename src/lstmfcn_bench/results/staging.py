@@ -98,7 +98,7 @@ class Staging:
 
     def _new(self, rel: Path | str) -> Path:
         rel = Path(rel)
-        if rel.is_absolute() or ".." in rel.parts or rel in self.digests:
+        if rel.is_absolute() or ".." in rel.parts or rel in self.digests or rel in self.removals:
             raise ValueError(f"{rel}: not a new path relative to {self.target}")
         path = self._staged(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +126,7 @@ class Staging:
         """Remove the file ``rel`` of the target when the others are placed (and put it back
         if they cannot be)."""
         rel = Path(rel)
-        if rel.is_absolute() or ".." in rel.parts or rel in self.digests:
+        if rel.is_absolute() or ".." in rel.parts or rel in self.digests or rel in self.removals:
             raise ValueError(f"{rel}: not a path of {self.target} to remove")
         self.removals.append(rel)
 

@@ -73,17 +73,19 @@ def write_released(model_path: Path, out: Path) -> str:
     return digest
 
 
-def selected_releases(writes: list[tuple], published: list[dict]) -> tuple[list[tuple], list[Run]]:
+def selected_releases(writes: list[tuple], published: list[dict]) -> tuple[list[tuple], list[str]]:
     """The runs of ``writes`` (``(run, record, ...)`` tuples) to release: per dataset, model
     and released seed, the run of least training loss, fewer cells on a tie (the table's
     selection), among these and the ``published`` records of the same group that they do
     not replace; a group whose selected run is already published releases nothing new. Also
-    the released runs whose files go: released, replaced by ``writes``, and no longer selected
-    (a rerun of the seed's three cells whose least loss moved to other cells).
+    the released files that go (as their records name them): released, their records replaced
+    by ``writes``, and no longer selected (a rerun of the seed's three cells whose least loss
+    moved to other cells).
 
-    A publish that would move a group's release to other cells while the released record
-    stays (a rerun of some of the cells only) is refused: the old file and its record would
-    disagree with the table."""
+    A publish that would move a group's release to other cells while a record it keeps is
+    the released one, or to a record it keeps from a released one it replaces (a rerun of some
+    of the cells only), is refused: the table would select a run whose file is not released,
+    or one whose record disagrees with the file."""
     groups: dict[tuple, list[tuple[tuple | None, dict]]] = {}
     for w in writes:
         run, record = w[:2]
@@ -91,22 +93,24 @@ def selected_releases(writes: list[tuple], published: list[dict]) -> tuple[list[
             groups.setdefault((run.dataset, run.model, run.seed), []).append((w, record))
     new_cells = {key: {w[0].cells for w, _ in group} for key, group in groups.items()}
     kept_release: dict[tuple, set] = {}  # released cells whose records this publish keeps
-    replaced_release: dict[tuple, set] = {}  # ... and whose records it replaces
+    replaced_release: dict[tuple, dict] = {}  # ... and whose it replaces: cells -> file
     for r in published:
         key = (r.get("dataset"), r.get("model"), r.get("seed"))
         if key not in groups:
             continue
         replaced = r.get("cells") in new_cells[key]
-        if r.get("released"):
-            (replaced_release if replaced else kept_release).setdefault(key, set()).add(
-                r.get("cells")
-            )
+        if r.get("released") and replaced:
+            replaced_release.setdefault(key, {})[r.get("cells")] = r["released"]["path"]
+        elif r.get("released"):
+            kept_release.setdefault(key, set()).add(r.get("cells"))
         if not replaced:
             groups[key].append((None, r))
     chosen, dropped = [], []
     for key, group in groups.items():
         w, record = min(group, key=lambda wr: (wr[1]["train_loss"], wr[1]["cells"]))
         moved = kept_release.get(key, set()) - {record["cells"]}
+        if w is None and replaced_release.get(key):  # selects a kept record never released
+            moved = set(replaced_release[key])
         if moved:
             raise LstmfcnError(
                 f"{key[0]} {key[1]} seed {key[2]}: this publish would select cells "
@@ -114,10 +118,10 @@ def selected_releases(writes: list[tuple], published: list[dict]) -> tuple[list[
                 "released file and its record's 'released' entry first, or publish the seed's "
                 "three cells together"
             )
-        dataset, model, seed = key
         dropped += [
-            Run(dataset, model, cells, seed)
-            for cells in sorted(replaced_release.get(key, set()) - {record["cells"]})
+            path
+            for cells, path in sorted(replaced_release.get(key, {}).items())
+            if cells != record["cells"]
         ]
         chosen.append(w)
     return [w for w in chosen if w is not None], dropped
