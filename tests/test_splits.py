@@ -123,6 +123,15 @@ def test_train_and_evaluate_follow_the_runs_split(
     # a figure's "train" series are the ones the run trained on
     seen = _as_the_run_saw_it(load("Worms", worms_root), out / "lstmfcn_c8_s0.keras")
     assert (len(seen.y_train), len(seen.y_test)) == (trained, tested)
+    # ... and a released file's, as its record says
+    released = tmp_path / "repro" / "weights" / "Worms" / "lstmfcn_c8_s0.keras"
+    released.parent.mkdir(parents=True)
+    shutil.copy(out / "lstmfcn_c8_s0.keras", released)
+    record = tmp_path / "repro" / "runs" / "Worms" / "lstmfcn_c8_s0.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"train_config": info["config"]}))
+    seen = _as_the_run_saw_it(load("Worms", worms_root), released)
+    assert (len(seen.y_train), len(seen.y_test)) == (trained, tested)
 
 
 def test_the_dataset_list_marks_the_exchanged_datasets(capsys):

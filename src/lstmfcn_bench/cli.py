@@ -4,6 +4,7 @@ user-facing errors print as one line (no traceback) and exit with status 2."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import stat
@@ -274,13 +275,22 @@ def _saved(kind: str, paths) -> None:
 
 def _as_the_run_saw_it(dataset, model_path: Path):
     """``dataset`` with the split the run of ``model_path`` trained on (its _train.json beside
-    it says which), so that a figure's "train" series are the ones the model trained on."""
+    it says which, or for a released file, ``weights/D/STEM.keras``, its record
+    ``runs/D/STEM.json``), so that a figure's "train" series are the ones it trained on."""
     from .data import splits
     from .results.records import read_json
-    from .runs import beside_model
+    from .runs import beside_model, run_of
 
+    config = {}
     info = beside_model(model_path, "info")
-    config = read_json(info, "run's _train.json").get("config", {}) if info.is_file() else {}
+    if info.is_file():
+        config = read_json(info, "run's _train.json").get("config", {})
+    else:
+        with contextlib.suppress(ValueError, IndexError):  # a file named after no run
+            run, records = run_of(model_path), Path(model_path).parents[2]
+            record = run.path("record", records)
+            if run.path("released", records) == Path(model_path) and record.is_file():
+                config = read_json(record, "record").get("train_config", {})
     return splits.oriented(dataset, splits.of_run(config))
 
 
