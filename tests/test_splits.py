@@ -215,6 +215,11 @@ def test_publish_refuses_a_run_of_the_archive_split_where_the_papers_differs(tmp
     assert not (tmp_path / "repro").exists()
     grid(tmp_path / "b", datasets=("Worms", "GunPoint"), seeds=(0,))  # the paper's split
     assert len(publish.publish(tmp_path / "b", tmp_path / "repro")["added"]) == 12
+    # the table marks the dataset whose split is exchanged, and says what that means
+    assert main(["aggregate", str(tmp_path / "repro")]) == 0
+    table = (tmp_path / "repro" / "table" / "summary.md").read_text()
+    assert "| Worms † |" in table and "| GunPoint |" in table
+    assert "† The 2018 archive exchanged these datasets' train and test" in table
 
 
 def test_load_ucr_gives_either_archives_train_and_test(worms_root):

@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 from ..baselines import BASELINES, is_baseline
+from ..data import splits
 from ..runs import DISPLAY, MODELS, PUBLISHED_AS
 from ..training.config import PAPER_PROTOCOL_TEXT
 from .reference import published_methods
@@ -22,6 +23,21 @@ SELECTION_RULE = (
     "choose. Mean ± sample std (ddof=1) over seeds; cells chosen listed per seed. "
     "Δ = selected mean − published, in accuracy points."
 )
+
+
+#: After a dataset's name: its paper split is the 2018 archive's exchanged (data/splits.py).
+SPLIT_MARK = " †"
+
+
+def split_note(summ: pd.DataFrame) -> str:
+    """The note on the datasets marked :data:`SPLIT_MARK`; "" when the table has none."""
+    if not any(ds in splits.EXCHANGED_SINCE_2015 for ds in summ.index):
+        return ""
+    return (
+        f"{SPLIT_MARK.strip()} The 2018 archive exchanged these datasets' train and test (the "
+        "2015 archive's): LSTM-FCN and ALSTM-FCN, ours and published, train and test the paper's "
+        "way round; MiniRocket and the bake-off use the 2018 split, so they test on other series."
+    )
 
 
 RELEASED_TEXT = (
@@ -198,7 +214,8 @@ def _main_rows(summ: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
     rows = []
     for ds, r in summ.iterrows():
         seeds = int(r["n_seeds"])
-        cells: list[Cell] = [(str(ds), "name"), (str(seeds) if seeds else "—", "num")]
+        mark = SPLIT_MARK if ds in splits.EXCHANGED_SINCE_2015 else ""
+        cells: list[Cell] = [(f"{ds}{mark}", "name"), (str(seeds) if seeds else "—", "num")]
         for m in _models(summ):
             cells += _ours_cells(summ, r, m)
         rows.append(cells)
@@ -309,7 +326,8 @@ def render_html(summ: pd.DataFrame) -> str:
         f"Δ colour: <span class='legend' style='background:#e3f2e1'>|Δ| ≤ 1.5</span>"
         f"<span class='legend' style='background:#c8e6c9'>above published</span>"
         f"<span class='legend' style='background:#ffcdd2'>below published</span>. "
-        f"Published: the authors' leak-free rerun. Click a column's header to sort by it."
+        f"Published: the authors' leak-free rerun. Click a column's header to sort by it. "
+        f"{e(split_note(summ))}"
         f"<br><b>Headline:</b> {e(headline_text(summ))}"
     )
     detail_caption = (
@@ -370,6 +388,7 @@ def render_markdown(summ: pd.DataFrame, long: pd.DataFrame | None = None) -> str
         "",
         SELECTION_RULE,
         "",
+        *([split_note(summ), ""] if split_note(summ) else []),
         f"**Headline:** {headline_text(summ)}",
         "",
         line(header),
