@@ -241,3 +241,19 @@ def test_the_paper_split_refuses_dataset_statistics_from_its_test_series(worms_r
     with pytest.raises(ConfigError, match="normalise=dataset, whose statistics come from"):
         splits.oriented(files, splits.PAPER)
     assert splits.oriented(files, splits.ARCHIVE) is files
+
+
+def test_the_train_rule_flags_the_split_only_where_it_differs():
+    """The train rules' per-dataset flags (their `shuffle` placeholder): --split 2015 written
+    out on the 14, so that their runs recorded before it are stale to Snakemake; the others'
+    flags, and so their recorded params, as they were."""
+    from lstmfcn_bench.plan import make_plan
+
+    plan = make_plan({"datasets": ["Worms", "GunPoint"], "seeds": [0]})
+    assert plan.train_flags("GunPoint") == ""
+    assert plan.train_flags("Worms") == "--split 2015"
+    off = make_plan({"datasets": ["Worms", "GunPoint"], "seeds": [0], "shuffle": False})
+    assert (off.train_flags("GunPoint"), off.train_flags("Worms")) == (
+        "--no-shuffle",
+        "--no-shuffle --split 2015",
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import cost, settings
 from .baselines import BASELINES, is_baseline
-from .data import registry
+from .data import registry, splits
 from .data.fetch_plan import local_folder
 from .errors import ConfigError, LstmfcnError
 from .results.records import SETTING_AS_RECORDED, published_datasets
@@ -66,6 +66,19 @@ class Plan:
         if seed not in self.seeds:
             return rank
         return rank + (len(self.seeds) - 1 - self.seeds.index(seed)) / len(self.seeds)
+
+    def train_flags(self, dataset: str) -> str:
+        """The per-dataset flags of `lstmfcn train` in the train rules' ``shuffle`` placeholder:
+        ``--no-shuffle`` when the config turns the dimension shuffle off, and ``--split 2015``
+        (the CLI's default, written out) on the datasets where the paper's split differs from
+        the archive's. Snakemake reruns a finished job when its params change but also when its
+        command text does, for every job: one placeholder keeps the text as it was, so a run of
+        those 14 trained before the option (whose params said nothing of the split) is stale,
+        and no other run is."""
+        flags = [] if self.train[dataset]["shuffle"] else ["--no-shuffle"]
+        if dataset in splits.EXCHANGED_SINCE_2015:
+            flags.append(f"--split {splits.PAPER}")
+        return " ".join(flags)
 
     def batches(self) -> dict[str, int]:
         """Each planned dataset's batch size."""
