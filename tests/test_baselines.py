@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +96,9 @@ def test_a_missing_library_is_one_clear_error(monkeypatch):
     def missing(seed, threads):
         raise ImportError("No module named 'aeon'")
 
-    fake = baselines.Baseline("minirocket", "MiniRocket", "aeon", "minirocket", missing)
+    fake = baselines.Baseline(
+        "minirocket", "MiniRocket", "aeon", "minirocket", missing, lambda c, t: None
+    )
     monkeypatch.setitem(baselines.BASELINES, "minirocket", fake)
     with pytest.raises(ConfigError, match=r"pip install 'lstmfcn-bench\[minirocket\]'"):
         build("minirocket", 0, 1)
@@ -123,6 +126,35 @@ def minirocket_results(data_root, tmp_path_factory) -> Path:
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
     return results
+
+
+@pytest.mark.slow
+def test_a_baseline_predicts_with_the_evaluating_jobs_threads(
+    minirocket_results, data_root, monkeypatch
+):
+    """Trained with one thread, evaluated with --threads 2 (or all CPUs): its transform runs
+    with the evaluating job's threads, not the number saved in its file."""
+    from aeon.transformations.collection.convolution_based import _minirocket
+
+    from lstmfcn_bench.data.dataset import load
+    from lstmfcn_bench.results.evaluation import evaluate
+
+    asked = []
+
+    def recorded(n):
+        asked.append(n)
+        real(n)
+
+    real = _minirocket.set_num_threads
+    monkeypatch.setattr(_minirocket, "set_num_threads", recorded)
+    model = minirocket_results / "models" / "GunPoint" / "minirocket_s0.joblib"
+    dataset = load("GunPoint", data_root)
+    cpus = os.cpu_count()
+    for threads, expected in ((2, min(2, cpus)), (None, len(os.sched_getaffinity(0)))):
+        asked.clear()
+        metrics = evaluate(model, dataset, threads=threads)
+        assert asked[0] == expected  # then aeon restores numba's own number
+        assert metrics["train_config"]["threads"] == 1
 
 
 @pytest.mark.slow

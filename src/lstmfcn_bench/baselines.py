@@ -7,8 +7,8 @@ see it), is saved whole with joblib, and is evaluated by the same code as the Ke
 (results/evaluation.py). The paper's protocol (epochs, cells, batch size, the plateau schedule)
 does not apply to it: its hyper-parameters are its library's defaults, recorded per run.
 
-To add one, write a function ``(seed, threads) -> classifier`` and list it in
-:data:`BASELINES` with its display name, the library whose version decides its numbers, and
+To add one, write a function ``(seed, threads) -> classifier``, and one that sets the CPU
+threads a fitted classifier predicts with, and list them in :data:`BASELINES` with its display name, the library whose version decides its numbers, and
 the bake-off column it is compared with (CONTRIBUTING.md, "A model of another library").
 """
 
@@ -30,6 +30,9 @@ class Baseline:
     extra: str
     #: ``(seed, threads) -> classifier``: an unfitted scikit-learn-style classifier.
     build: Callable[[int, int], object]
+    #: ``(fitted classifier, threads) -> None``: predict with ``threads`` CPU threads (a
+    #: library may fix them at fit; evaluation runs in a job of its own size).
+    use_threads: Callable[[object, int], None]
     #: Its column in the 2023 bake-off's table (results/reference.py), where it has one.
     bakeoff: str | None = None
 
@@ -42,6 +45,14 @@ def _minirocket(seed: int, threads: int):
     return MiniRocketClassifier(random_state=seed, n_jobs=threads)
 
 
+def _minirocket_threads(classifier, threads: int) -> None:
+    # aeon copies n_jobs at fit into the transform it builds (_transformer._n_jobs), which
+    # its prediction reads; set_params would change only the unfitted parameter.
+    for part in (classifier, getattr(classifier, "_transformer", None)):
+        if part is not None:
+            part.n_jobs = part._n_jobs = threads
+
+
 #: Every baseline, by name.
 BASELINES: dict[str, Baseline] = {
     "minirocket": Baseline(
@@ -50,6 +61,7 @@ BASELINES: dict[str, Baseline] = {
         library="aeon",
         extra="minirocket",
         build=_minirocket,
+        use_threads=_minirocket_threads,
         bakeoff="MiniROCKET",
     ),
 }

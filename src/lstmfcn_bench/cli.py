@@ -218,7 +218,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     dataset = load(args.dataset, args.root)
     if not is_baseline_file(args.model_path):  # a baseline needs no Keras (seconds of start-up)
         runtime.configure(args.threads)  # full fp32 on GPUs, the job's share of the CPUs
-    metrics = evaluate(args.model_path, dataset, args.info, args.allow_other_data)
+    metrics = evaluate(args.model_path, dataset, args.info, args.allow_other_data, args.threads)
     write_metrics(metrics, args.out)
     print(
         f"{dataset.name}: test accuracy {metrics['test_accuracy']:.4f} "

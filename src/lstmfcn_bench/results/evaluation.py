@@ -53,7 +53,11 @@ def _trained_on(info: dict, info_path: Path, dataset, allow_other_data: bool) ->
 
 
 def evaluate(
-    model_path: Path, dataset, info_path: Path | None = None, allow_other_data: bool = False
+    model_path: Path,
+    dataset,
+    info_path: Path | None = None,
+    allow_other_data: bool = False,
+    threads: int | None = None,
 ) -> dict:
     """Test accuracy, per-class accuracy, confusion matrix and the run's provenance (from the
     run's ``_train.json``: ``info_path``, by default the one beside the model; or a committed
@@ -61,10 +65,11 @@ def evaluate(
 
     The model must have been trained on ``dataset`` (its _train.json says on which); with
     ``allow_other_data`` (transfer experiments) it is evaluated anyway and the metrics record
-    what it was trained on under ``trained_on``."""
+    what it was trained on under ``trained_on``. A baseline predicts with ``threads`` CPU
+    threads (None: all); a Keras model's are set by runtime.configure beforehand."""
     from .. import runtime
 
-    from ..training.baseline import load_baseline
+    from ..training.baseline import load_baseline, use_threads
 
     t0 = time.perf_counter()
     baseline = is_baseline_file(model_path)  # a model of another library
@@ -92,6 +97,7 @@ def evaluate(
     if not baseline:  # tested on what the run did not train on (a baseline: the archive's)
         dataset = splits.oriented(dataset, splits.of_run(config))
     if baseline:
+        use_threads(model, config.get("model"), threads)
         pred, checks = _baseline_checks(model, model_path, dataset)
     else:
         pred, checks = _keras_checks(model, model_path, dataset, train_info, history_path)

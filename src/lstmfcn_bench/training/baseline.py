@@ -5,6 +5,7 @@ does not apply, such as epochs and the kept epoch, is null)."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -103,3 +104,11 @@ def load_baseline(model_path: Path):
     if not hasattr(classifier, "predict"):
         raise LstmfcnError(f"{model_path} holds no classifier ({type(classifier).__name__})")
     return classifier
+
+
+def use_threads(classifier, model: str | None, threads: int | None) -> None:
+    """Make a loaded classifier of baseline ``model`` predict with ``threads`` CPU threads
+    (None: all this process may use): the evaluating job's size, not the training job's. A
+    classifier of no known baseline (its run unrecorded) keeps its own."""
+    if model in BASELINES:
+        BASELINES[model].use_threads(classifier, threads or len(os.sched_getaffinity(0)))
