@@ -96,6 +96,18 @@ def test_paper_dag_builds_without_data(tmp_path):
         assert f"results/tables/{name}" in tables, name
 
 
+def test_a_dry_run_says_which_preset_datasets_a_local_source_lacks(tmp_path):
+    wd = copy_workflow(tmp_path)
+    source = tmp_path / "ucr"
+    for name in ("GunPoint", "Coffee"):
+        (source / name).mkdir(parents=True)
+        for split in ("TRAIN", "TEST"):
+            (source / name / f"{name}_{split}.tsv").write_text("1\t0.1\t0.2\n")
+    done = snakemake(wd, "-n", "--config", "preset=ucr85", f"source={source}")
+    assert f"source {source} holds 2 of the ucr85 preset's 85 datasets" in done.stderr
+    assert jobs(done.stdout)["fetch_dataset"] == 2
+
+
 @pytest.mark.parametrize(
     "config,message",
     [

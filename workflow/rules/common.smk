@@ -21,9 +21,10 @@ except ConfigError as e:
 config["protocol_line"] = PLAN.protocol_line()
 
 
-onstart:
-    if PLAN.source_note():
-        print(PLAN.source_note(), file=sys.stderr)
+# Said by the main process only (a cluster job parses this file again), and at parse time
+# rather than onstart, which a dry run (-n) skips: what a source leaves out matters most there.
+if workflow.is_main_process and PLAN.source_note():
+    print(PLAN.source_note(), file=sys.stderr)
 
 
 ENGINE = PLAN.config["engine"]
