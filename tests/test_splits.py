@@ -147,15 +147,32 @@ def test_a_run_of_one_split_does_not_resume_from_the_other(tmp_path, worms_root)
     from lstmfcn_bench.training.protocol import class_weights
 
     files = load("Worms", worms_root)
-    config, path, said = TrainConfig(), tmp_path / "lstmfcn_c8_s0.keras", []
+    archive, path, said = TrainConfig(split="2018"), tmp_path / "lstmfcn_c8_s0.keras", []
     weights = class_weights(files.y_train, files.n_classes)
-    model, state, _ = start(files, config, path, weights, said.append)  # a state of the files
+    model, state, _ = start(files, archive, path, weights, said.append)  # a state of the files
     state.next_epoch = 1
     state.save(path.with_name("lstmfcn_c8_s0.resume.npz"), model)
-    _, _, resumed = start(files, config, path, weights, said.append)
+    _, _, resumed = start(files, archive, path, weights, said.append)
     assert resumed == 1 and "resuming" in said[-1]
-    _, _, resumed = start(splits.oriented(files, splits.PAPER), config, path, weights, said.append)
+    paper = splits.oriented(files, splits.PAPER)
+    _, _, resumed = start(paper, TrainConfig(), path, weights, said.append)
     assert resumed is None and "belongs to another configuration" in said[-1]
+
+
+def test_a_run_refuses_data_oriented_for_another_split_than_it_records(tmp_path, worms_root):
+    """Python's train() on the archive's Worms with the default (paper's) split would record
+    the paper's split, and evaluation, orienting by the record, would test on the training
+    series: refused before anything is built or written."""
+    from lstmfcn_bench.training import train
+
+    files = load("Worms", worms_root)
+    path = tmp_path / "run" / "lstmfcn_c8_s0.keras"
+    with pytest.raises(ConfigError, match="records split 2015 but is given the data as split 2018"):
+        train(files, TrainConfig(epochs=1), path)
+    paper = splits.oriented(files, splits.PAPER)
+    with pytest.raises(ConfigError, match="records split 2018 but is given the data as split 2015"):
+        train(paper, TrainConfig(epochs=1, split="2018"), path)
+    assert not any((tmp_path / "run").rglob("*"))
 
 
 def test_today_leaves_out_the_exchanged_datasets():

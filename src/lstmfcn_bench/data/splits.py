@@ -104,6 +104,18 @@ def oriented(dataset, split: str):
     )
 
 
+def check_oriented(dataset, split: str) -> None:
+    """Refuse to train a run that records ``split`` on ``dataset`` as another split sees it:
+    its evaluation would orient the data by the record and test on what it trained on."""
+    if bool(dataset.meta.get("exchanged")) != exchanges(dataset.name, split):
+        given = PAPER if dataset.meta.get("exchanged") else ARCHIVE
+        raise ConfigError(
+            f"{dataset.name}: the run records split {split} but is given the data as split "
+            f"{given} sees it (train and test exchanged): orient it with "
+            f"splits.oriented(dataset, {split!r}), as lstmfcn train does"
+        )
+
+
 def data_identity(dataset) -> str:
     """What a run trained on, for its resume state: the data's sha256, marked when exchanged
     (a run of the other split must not resume from it)."""

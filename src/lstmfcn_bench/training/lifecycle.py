@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.splits import data_identity
+from ..data.splits import check_oriented, data_identity
 from ..errors import ConfigError, LstmfcnError
 from ..runs import beside_model
 from .config import TrainConfig
@@ -73,6 +73,7 @@ def start(dataset, config: TrainConfig, model_path: Path, weights, log):
     resume state's when it is readable and of this run, else a freshly built model and a fresh
     state (nothing of a state that failed to load stays in the model); ``resumed_from`` is the
     epoch the run continues after, None for a fresh start."""
+    check_oriented(dataset, config.split)
     resume_path = beside_model(model_path, "resume")
     fingerprint = config.fingerprint(data_identity(dataset))
     model = new_model(config, dataset.length, dataset.n_classes, weights)
