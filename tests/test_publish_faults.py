@@ -23,7 +23,7 @@ from lstmfcn_bench.cli import main
 from lstmfcn_bench.errors import LstmfcnError
 from lstmfcn_bench.results import publish, readme_block, records, staging
 from lstmfcn_bench.results.weights import weights_digest
-from lstmfcn_bench.runs import Run
+from lstmfcn_bench.runs import Run, run_of
 
 
 def snapshot(folder: Path) -> dict[str, str | None] | None:
@@ -60,9 +60,14 @@ def fails(capsys, *args) -> str:
     return err
 
 
+#: Metrics that evaluation copies from the run's _train.json (metrics key: its key there).
+FROM_TRAINING = {"train_loss": "train_loss", "best_epoch": "best_epoch", "train_seconds": "seconds"}
+
+
 def set_metric(results: Path, dataset: str, key: str, value, stem: str = "*") -> None:
     """Change (or, for ``...``, remove) ``key`` in the metrics files of ``dataset`` (those of
-    runs ``stem``, a glob pattern)."""
+    runs ``stem``, a glob pattern); a value that training gives is changed in the _train.json
+    too, as a retraining and its evaluation would."""
     for path in (results / "metrics" / dataset).glob(f"{stem}.json"):
         metrics = json.loads(path.read_text())
         if value is ...:
@@ -70,6 +75,11 @@ def set_metric(results: Path, dataset: str, key: str, value, stem: str = "*") ->
         else:
             metrics[key] = value
         path.write_text(json.dumps(metrics))
+        info = run_of(path).path("info", results)
+        if key in FROM_TRAINING and value is not ... and info.is_file():
+            train = json.loads(info.read_text())
+            train[FROM_TRAINING[key]] = value
+            info.write_text(json.dumps(train))
 
 
 @pytest.fixture
@@ -347,6 +357,20 @@ def test_aggregate_refuses_a_readme_or_record_it_cannot_use_before_writing(
     err = fails(capsys, "aggregate", site / "repro", "--readme", readme)
     assert err.startswith("lstmfcn aggregate: error: ") and says in err
     assert snapshot(site) == before
+
+
+def test_metrics_of_an_earlier_training_are_refused(tmp_path, capsys):
+    """Evaluated, then trained again (here on the archive's split) without a new evaluation:
+    the metrics would pair the old test numbers with the new weights and provenance."""
+    grid(tmp_path / "b", datasets=("GunPoint",), seeds=(0,))
+    info = Run("GunPoint", "alstmfcn", 64, 0).path("info", tmp_path / "b")
+    train = json.loads(info.read_text())
+    train["config"]["split"], train["seconds"] = "2018", train["seconds"] + 1.0
+    info.write_text(json.dumps(train))
+    err = fails(capsys, "publish", tmp_path / "b", "--to", tmp_path / "repro")
+    assert "GunPoint/alstmfcn_c64_s0: its metrics come from another training than its " in err
+    assert "(train_config, train_seconds differ): rerun `lstmfcn evaluate` on it" in err
+    assert snapshot(tmp_path / "repro") is None
 
 
 def test_a_rerun_of_some_cells_that_would_move_a_release_is_refused(tmp_path, repro, capsys):

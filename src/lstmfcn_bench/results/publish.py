@@ -125,7 +125,22 @@ def _candidate(metrics_path: Path, run: Run, results: Path) -> Candidate:
         "provenance": provenance(train_info, run.dataset),
         "train_info": train_info,
     }
-    return run, record, _record_text(record, name), thinned
+    text = _record_text(record, name)  # a value no record can hold is said first
+    # Evaluation copies these from the _train.json it read: a retraining since (another split,
+    # another seed's luck) leaves metrics that would pair old numbers with the new weights.
+    copied = {
+        "train_config": config,
+        "train_loss": train_info.get("train_loss"),
+        "best_epoch": train_info.get("best_epoch"),
+        "train_seconds": train_info.get("seconds"),
+    }
+    stale = [k for k, v in copied.items() if metrics.get(k) != v]
+    if stale:
+        raise LstmfcnError(
+            f"{name}: its metrics come from another training than its _train.json "
+            f"({', '.join(stale)} differ): rerun `lstmfcn evaluate` on it"
+        )
+    return run, record, text, thinned
 
 
 def _thinned_history(run: Run, results: Path, train_info: dict, name: str) -> str:
