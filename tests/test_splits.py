@@ -132,6 +132,12 @@ def test_train_and_evaluate_follow_the_runs_split(
     record.write_text(json.dumps({"train_config": info["config"]}))
     seen = _as_the_run_saw_it(load("Worms", worms_root), released)
     assert (len(seen.y_train), len(seen.y_test)) == (trained, tested)
+    # ... and a copy that neither says is refused rather than drawn on a guessed split
+    stray = tmp_path / "copied" / "lstmfcn_c8_s0.keras"
+    stray.parent.mkdir()
+    shutil.copy(released, stray)
+    with pytest.raises(ConfigError, match="which of Worms's splits it trained on is unknown"):
+        _as_the_run_saw_it(load("Worms", worms_root), stray)
 
 
 def test_the_dataset_list_marks_the_exchanged_datasets(capsys):

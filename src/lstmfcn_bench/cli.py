@@ -291,6 +291,13 @@ def _as_the_run_saw_it(dataset, model_path: Path):
             record = run.path("record", records)
             if run.path("released", records) == Path(model_path) and record.is_file():
                 config = read_json(record, "record").get("train_config", {})
+    if not config and dataset.name in splits.EXCHANGED_SINCE_2015:
+        # Either split is plausible here, and the wrong one shows test series as "train".
+        raise ConfigError(
+            f"{model_path}: no _train.json beside it and no record naming it, so which of "
+            f"{dataset.name}'s splits it trained on is unknown (the 2018 archive exchanged "
+            "them): draw it from where it was trained, or from reproduction/weights/"
+        )
     return splits.oriented(dataset, splits.of_run(config))
 
 
