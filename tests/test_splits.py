@@ -148,6 +148,13 @@ def test_the_dataset_list_marks_the_exchanged_datasets(capsys):
     assert lines[-2].startswith("* the paper's split (the 2015 archive's) is this one exchanged")
 
 
+def test_a_baselines_training_line_says_it_trains_on_the_archives_split():
+    from lstmfcn_bench.cli import _archive_split
+
+    assert "the archive's training split" in _archive_split("Worms")
+    assert _archive_split("GunPoint") == ""  # one split only: nothing to say
+
+
 def test_a_run_of_one_split_does_not_resume_from_the_other(tmp_path, worms_root):
     from lstmfcn_bench.training.lifecycle import start
     from lstmfcn_bench.training.protocol import class_weights

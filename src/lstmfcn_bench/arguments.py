@@ -153,7 +153,8 @@ def _add_train(sub) -> None:
         choices=splits.SPLITS,
         help=f"{splits.PAPER} (default, the paper's): train and test as in the 2015 archive, i.e. "
         f"the 2018 files exchanged for the {len(splits.EXCHANGED_SINCE_2015)} datasets where they "
-        f"differ; {splits.ARCHIVE}: the archive's files as they are",
+        f"differ; {splits.ARCHIVE}: the archive's files as they are (a baseline, such as "
+        "minirocket, always trains on these, as the bake-off did)",
     )
     _setting(t, "checkpoint_every", "epochs between resume states (also written on SIGTERM)")
     t.add_argument(

@@ -191,7 +191,8 @@ def _train_baseline(args: argparse.Namespace) -> None:
         out = args.out / Run(dataset.name, args.model, 0, seed).path("model", "").name
         print(
             f"training {args.model} (seed {seed}; the paper's epochs and cells do not apply) on "
-            f"{dataset.name}: {len(dataset.y_train)} series of length {dataset.length}, "
+            f"{dataset.name}: {len(dataset.y_train)} series{_archive_split(dataset.name)} of "
+            f"length {dataset.length}, "
             f"{dataset.n_classes} classes -> {out}",
             flush=True,
         )
@@ -200,6 +201,15 @@ def _train_baseline(args: argparse.Namespace) -> None:
             f"done: training accuracy {info['train_accuracy']:.4f} in {info['seconds']:.1f}s "
             f"-> {out}"
         )
+
+
+def _archive_split(name: str) -> str:
+    """For a baseline's training line: which series it trains on where the splits differ."""
+    from .data import splits
+
+    if name not in splits.EXCHANGED_SINCE_2015:
+        return ""
+    return " (the archive's training split, as the bake-off's; --split is the paper's models')"
 
 
 def _check_threads(threads: int | None) -> None:
