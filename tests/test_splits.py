@@ -148,6 +148,16 @@ def test_the_dataset_list_marks_the_exchanged_datasets(capsys):
     assert lines[-2].startswith("* the paper's split (the 2015 archive's) is this one exchanged")
 
 
+def test_a_plan_refuses_dataset_statistics_where_the_papers_split_tests_their_series():
+    from lstmfcn_bench.plan import make_plan
+
+    with pytest.raises(ConfigError, match="config key 'normalise': .* for Worms: use normalise"):
+        make_plan({"datasets": ["GunPoint", "Worms"], "normalise": "dataset"})
+    assert make_plan({"datasets": ["GunPoint"], "normalise": "dataset"}).datasets == ["GunPoint"]
+    baseline = make_plan({"datasets": ["Worms"], "normalise": "dataset", "models": ["minirocket"]})
+    assert baseline.datasets == ["Worms"]  # trains on the archive's split, whose statistics
+
+
 def test_a_baselines_training_line_says_it_trains_on_the_archives_split():
     from lstmfcn_bench.cli import _archive_split
 

@@ -212,6 +212,19 @@ def _runs(datasets, models, cells, seeds) -> list[Run]:
     ]
 
 
+def _check_normalise(normalise: str, datasets: list[str], models: list[str]) -> None:
+    """Refuse, before any job, dataset statistics for a Keras model on a dataset whose paper's
+    split tests on the archive's training series, which those statistics come from (the
+    train job would refuse it after the fetch: splits.oriented)."""
+    exchanged = [d for d in datasets if d in splits.EXCHANGED_SINCE_2015]
+    if normalise == "dataset" and exchanged and not all(map(is_baseline, models)):
+        raise ConfigError(
+            f"config key 'normalise': dataset statistics come from the archive's training "
+            f"split, which the paper's split tests on for {', '.join(exchanged)}: use "
+            "normalise: series (the paper's), or leave those datasets out"
+        )
+
+
 def make_plan(config: dict) -> Plan:
     """Resolve presets and overrides into datasets × models × cells × seeds, or raise
     ConfigError naming the offending key. With `skip_published`, without the datasets whose
@@ -246,6 +259,7 @@ def make_plan(config: dict) -> Plan:
                 f"{config['preset']} datasets"
             )
     models = list(dict.fromkeys(config["models"]))
+    _check_normalise(config["normalise"], datasets, models)
     cells, seeds = pick("cells"), pick("seeds")
     base = {key: pick(key) if key in preset else config[key] for key in TRAIN_KEYS}
 
