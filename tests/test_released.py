@@ -101,3 +101,12 @@ def test_from_released_is_a_fitted_classifier_scoring_as_its_record(dataset, tmp
         assert est.score(X, y) == pytest.approx(record["test_accuracy"], abs=1e-12)
     with pytest.raises(ValueError, match="no released lstmfcn model of"):
         LSTMFCNClassifier.from_released(dataset, seed=7, records=RECORDS)
+
+
+def test_a_released_classifier_saved_and_loaded_keeps_its_split(tmp_path):
+    from lstmfcn_bench import LSTMFCNClassifier
+
+    est = LSTMFCNClassifier.from_released("DistalPhalanxTW", seed=0, records=RECORDS)
+    assert est.split_ == "2015"  # the paper's: the archive's test file is its training split
+    loaded = LSTMFCNClassifier.load(est.save(tmp_path / "m.keras"))
+    assert loaded.split_ == "2015" and loaded.train_info_ == est.train_info_

@@ -224,6 +224,8 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
             "n_iter": int(self.n_iter_),
             "history": self.history_,
             "train_info": self.train_info_,
+            # from_released's: whose train and test its numbers are (None: fitted here)
+            "split": getattr(self, "split_", None),
         }
         try:
             text = json.dumps(record, indent=2)
@@ -269,6 +271,8 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         est.n_iter_ = record["n_iter"]
         est.history_ = record["history"]
         est.train_info_ = record["train_info"]
+        if record.get("split") is not None:
+            est.split_ = record["split"]
         est.model_ = model
         return est
 
