@@ -107,8 +107,9 @@ def load_baseline(model_path: Path):
 
 
 def use_threads(classifier, model: str | None, threads: int | None) -> None:
-    """Make a loaded classifier of baseline ``model`` predict with ``threads`` CPU threads
-    (None: all this process may use): the evaluating job's size, not the training job's. A
-    classifier of no known baseline (its run unrecorded) keeps its own."""
+    """Make a loaded classifier of baseline ``model`` predict with ``threads`` CPU threads,
+    at most (and by default) the CPUs this process may use: the evaluating job's size, not the
+    training job's. A classifier of no known baseline (its run unrecorded) keeps its own."""
+    usable = len(os.sched_getaffinity(0))  # numba refuses more threads than these
     if model in BASELINES:
-        BASELINES[model].use_threads(classifier, threads or len(os.sched_getaffinity(0)))
+        BASELINES[model].use_threads(classifier, min(threads or usable, usable))
