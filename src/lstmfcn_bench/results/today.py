@@ -203,7 +203,7 @@ def coverage_text(comparison: Comparison) -> str:
         text += (
             " The covered datasets are the ones we ran, not a sample of the archive: the ranks "
             "describe these datasets only, and the means over them are not comparable with the "
-            f"means over all {N_PAPER}."
+            f"references' means over the {N_COMPARABLE} of the {N_PAPER} on one split."
         )
     return text
 
