@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lstmfcn_bench.atomic import sha256_file
@@ -110,3 +111,8 @@ def test_a_released_classifier_saved_and_loaded_keeps_its_split(tmp_path):
     assert est.split_ == "2015"  # the paper's: the archive's test file is its training split
     loaded = LSTMFCNClassifier.load(est.save(tmp_path / "m.keras"))
     assert loaded.split_ == "2015" and loaded.train_info_ == est.train_info_
+    # refitted here, it is no longer the released run: no split_ said or saved
+    X, y = np.random.default_rng(0).normal(size=(20, 30)), np.repeat([0, 1], 10)
+    loaded.set_params(epochs=1).fit(X, y)
+    assert not hasattr(loaded, "split_")
+    assert not hasattr(LSTMFCNClassifier.load(loaded.save(tmp_path / "r.keras")), "split_")

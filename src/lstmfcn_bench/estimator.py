@@ -136,6 +136,7 @@ class _LSTMFCNBase(ClassifierMixin, BaseEstimator):
         self.best_loss_ = result.best_loss
         self.n_iter_ = result.epochs_run
         self.train_info_ = result.info
+        self.__dict__.pop("split_", None)  # a released model's, refitted here: no longer its
         return self
 
     def predict_proba(self, X) -> np.ndarray:
