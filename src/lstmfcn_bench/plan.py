@@ -259,7 +259,6 @@ def make_plan(config: dict) -> Plan:
                 f"{config['preset']} datasets"
             )
     models = list(dict.fromkeys(config["models"]))
-    _check_normalise(config["normalise"], datasets, models)
     cells, seeds = pick("cells"), pick("seeds")
     base = {key: pick(key) if key in preset else config[key] for key in TRAIN_KEYS}
 
@@ -287,6 +286,7 @@ def make_plan(config: dict) -> Plan:
         datasets = [e.name for e in kept]
         train = {d: train[d] for d in datasets}
     cheapest_first = [e.name for e in cost.ordered(datasets, **cost_keywords)]
+    _check_normalise(config["normalise"], cheapest_first, models)  # the datasets kept
     start_order = {d: len(cheapest_first) - i for i, d in enumerate(cheapest_first)}
 
     runs = _runs(datasets, models, cells, seeds)
