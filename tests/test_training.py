@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -448,3 +450,40 @@ def test_protocol_differences_name_each_field():
         "shuffle None"
         in protocol_differences({k: v for k, v in paper.items() if k != "shuffle"})[0]
     )
+
+
+#: A process that times a loop of ``seconds`` (wall) with a RunClock, printing both.
+CLOCK_SCRIPT = """
+import sys, time
+from lstmfcn_bench.training.clock import RunClock
+
+with RunClock(print, tick=0.05, suspended_after=0.5) as clock:
+    print("ready", flush=True)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < float(sys.argv[1]):
+        time.sleep(0.01)
+    print(f"{time.perf_counter() - t0:.3f} {clock.elapsed():.3f}", flush=True)
+"""
+
+
+@pytest.mark.parametrize("stopped", [0.0, 2.0])
+def test_a_suspended_run_does_not_count_the_pause_as_training(stopped):
+    """kill -STOP for 2 s of a 4 s loop (as a campaign paused for CI, or SLURM's suspend):
+    the clock gives the 2 s it ran and says what it left out; not stopped, the wall time."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLOCK_SCRIPT, "4"], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline() == "ready\n"
+    if stopped:
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGSTOP)
+        time.sleep(stopped)
+        os.kill(proc.pid, signal.SIGCONT)
+    wall, elapsed = map(float, proc.stdout.readline().split())
+    said = proc.stdout.read()
+    assert proc.wait() == 0
+    assert wall >= 4.0 and elapsed == pytest.approx(wall - stopped, abs=0.3)
+    if stopped:
+        assert re.fullmatch(r"not counted as training: [23]s while suspended\n", said), said
+    else:
+        assert said == ""

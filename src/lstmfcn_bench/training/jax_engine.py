@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..models.checkpoint import model_input
 from ..runs import beside_model
 from . import lifecycle
+from .clock import RunClock
 from .config import TrainConfig
 from .lifecycle import TrainResult
 from .protocol import Plateau, class_weights, epoch_permutation
@@ -300,11 +301,10 @@ def _run_epochs(members, layout, run, state, X_host, y_host, log, log_every):
     config = members[0].config
     X, y = jnp.asarray(X_host), jnp.asarray(y_host)
     n = int(len(y_host))
-    t_session = time.perf_counter()
     epoch = min(m.state.next_epoch for m in members)
     chunk = max(1, min(config.checkpoint_every, SIGNAL_EVERY, config.epochs - epoch))
     saved = epoch
-    with lifecycle.StopSignals() as stop:
+    with lifecycle.StopSignals() as stop, RunClock(log) as clock:
         while epoch < config.epochs:
             # Always `chunk` epochs a call (those past the budget inactive): one compilation.
             span = range(epoch, epoch + chunk)
@@ -318,11 +318,11 @@ def _run_epochs(members, layout, run, state, X_host, y_host, log, log_every):
             epoch = min(epoch + chunk, config.epochs)
             if epoch < config.epochs and (stop or epoch - saved >= config.checkpoint_every):
                 saved = epoch
-                _save_resume(state, members, layout, time.perf_counter() - t_session)
+                _save_resume(state, members, layout, clock.elapsed())
                 if stop:
                     where = f"resume states saved beside {members[0].path.parent}"
                     raise stop.interrupted(epoch, where)
-    return state, time.perf_counter() - t_session
+    return state, clock.elapsed()
 
 
 def _schedule(members: list[_Member], span: range, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..models.checkpoint import model_input
 from ..runs import beside_model
+from .clock import RunClock
 from .config import TrainConfig
 from .lifecycle import (
     StopSignals,
@@ -84,9 +85,8 @@ def _run_epochs(
     every ``checkpoint_every`` epochs and on a stop signal; the run's seconds, earlier
     attempts' included."""
     n = int(y.shape[0])
-    t_session = time.perf_counter()
     seconds_before = state.seconds
-    with StopSignals() as stop:
+    with StopSignals() as stop, RunClock(log) as clock:
         for epoch in range(state.next_epoch, config.epochs):
             t0 = time.perf_counter()
             lr_used = state.plateau.lr
@@ -110,11 +110,11 @@ def _run_epochs(
                 break
             if (epoch + 1) % config.checkpoint_every == 0 or stop:
                 state.next_epoch = epoch + 1
-                state.seconds = seconds_before + time.perf_counter() - t_session
+                state.seconds = seconds_before + clock.elapsed()
                 state.save(resume_path, model)
             if stop:
                 raise stop.interrupted(epoch + 1, f"resume state saved to {resume_path}")
-    return seconds_before + time.perf_counter() - t_session
+    return seconds_before + clock.elapsed()
 
 
 def _one_epoch(model, config: TrainConfig, X, y, epoch: int, n: int, lr: float):
