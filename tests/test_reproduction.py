@@ -302,6 +302,13 @@ def test_datasets_far_off_are_listed_with_their_reason(tmp_path):
     assert "- ArrowHead, ALSTM-FCN: +12.71 points: the published value is a lucky seed" in block
 
 
+def test_far_off_is_judged_at_the_printed_precision():
+    # Car's LSTM-FCN: 54/60 against the published 0.95, -4.999...99 points in floating point.
+    assert 0.9 - 0.95 > -0.05 and readme_block.far_off(0.9 - 0.95)
+    assert readme_block.far_off(0.95 - 0.9) and readme_block.far_off(-0.05)
+    assert not readme_block.far_off(0.9 - 0.94994) and not readme_block.far_off(0.0)
+
+
 def test_a_readme_without_the_markers_is_an_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# no block\n")
